@@ -1,0 +1,204 @@
+r"""Physics kernels of the two-dimensional diffraction fingerprint.
+
+Pure functions: arrays and tensors in, arrays and tensors out. For one orientation, with the
+beam along +z, a detector of ``n`` x ``n`` pixels of size ``p`` at distance ``D`` and pixel
+centres ``(x_i, y_j) = ((i - (n - 1) / 2) p, (j - (n - 1) / 2) p)``,
+``r = sqrt(x^2 + y^2 + D^2)``:
+
+.. math::
+
+    H_{ij} &= \frac{1}{\lambda} \left(\frac{x_i}{r}, \frac{y_j}{r}, \frac{D}{r} - 1\right)
+    \qquad (|H| = 2 \sin\theta / \lambda, \text{ exact Ewald sphere})
+
+    F(H) &= \sum_{\text{atoms } k} f_{Z_k + 2}(|H|) \, e^{-2 \pi i H \cdot r_k}
+
+    I_{ij} &= \Omega_{ij} |F(H_{ij})|^2, \qquad \Omega_{ij} = p^2 D / r^3
+
+    f_Z(s) &= Z - 41.78214 \, s^2 \sum_{m=1}^{4} a_m e^{-b_m s^2}, \qquad s = |H| / 2
+
+The form factor is the X-ray one that pymatgen's ``XRDCalculator`` evaluates from the
+four-Gaussian coefficients it ships (``atomic_scattering_params.json``, elements 1 to 98), a
+Mott-Bethe conversion of Gaussian fits to electron scattering factors.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+
+import numpy as np
+
+#: Mott-Bethe constant of pymatgen's X-ray form factor, Angstrom^-2 per electron unit.
+MOTT_BETHE = 41.78214
+#: Pixels of the detector per chunk in the eager kernel (bounds the memory per crystal).
+CHUNK = 4096
+#: Atoms are padded to a multiple of this for the compiled kernel, so few shapes compile.
+ATOM_PAD = 64
+
+
+def detector(wavelength, detector_distance, pixel_size, n_pixels):
+    """Scattering vectors and solid angles of the detector pixels.
+
+    Parameters
+    ----------
+    wavelength, detector_distance, pixel_size : float
+        In metres.
+    n_pixels : int
+        Pixels along each side.
+
+    Returns
+    -------
+    h : ndarray of shape (n_pixels, n_pixels, 3)
+        Scattering vectors ``H`` in 1/Angstrom (no factor 2 pi), index ``[i, j]`` at
+        ``(x_i, y_j)``.
+    solid_angle : ndarray of shape (n_pixels, n_pixels)
+        Solid angle of each pixel, steradian.
+
+    Examples
+    --------
+    >>> h, omega = detector(5e-12, 0.1, 4e-4, 64)
+    >>> h.shape, omega.shape
+    ((64, 64, 3), (64, 64))
+    """
+    centre = (n_pixels - 1) / 2
+    coords = (np.arange(n_pixels) - centre) * pixel_size
+    x, y = np.meshgrid(coords, coords, indexing="ij")
+    r = np.sqrt(x**2 + y**2 + detector_distance**2)
+    per_angstrom = 1e-10 / wavelength
+    h = np.stack([x / r, y / r, detector_distance / r - 1.0], axis=-1) * per_angstrom
+    return h, pixel_size**2 * detector_distance / r**3
+
+
+def rotations(angle):
+    """The six rotations of the fingerprint: ``+angle`` and ``-angle`` about x, y and z.
+
+    Parameters
+    ----------
+    angle : float
+        Degrees.
+
+    Returns
+    -------
+    ndarray of shape (6, 3, 3)
+        In the order (x, +), (x, -), (y, +), (y, -), (z, +), (z, -).
+
+    Examples
+    --------
+    >>> rotations(90.0)[0].round(6).tolist()  # +90 degrees about x takes y to z
+    [[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]]
+    """
+    out = []
+    for axis in range(3):
+        for sign in (1.0, -1.0):
+            theta = np.deg2rad(sign * angle)
+            c, s = np.cos(theta), np.sin(theta)
+            i, j = [k for k in range(3) if k != axis]
+            rot = np.eye(3)
+            rot[i, i], rot[i, j], rot[j, i], rot[j, j] = c, -s, s, c
+            out.append(rot)
+    return np.array(out)
+
+
+@functools.cache
+def _scattering_params():
+    import pymatgen.analysis.diffraction as diffraction
+
+    path = resources.files(diffraction) / "atomic_scattering_params.json"
+    return json.loads(path.read_text())
+
+
+@functools.cache
+def _element_symbols():
+    from pymatgen.core.periodic_table import Element
+
+    return {Element(symbol).Z: symbol for symbol in _scattering_params()}
+
+
+def has_form_factor(z):
+    """Whether an X-ray form factor is tabulated for atomic number ``z``."""
+    return int(z) in _element_symbols()
+
+
+def form_factors(numbers, s):
+    """X-ray form factors ``f_Z(s)``.
+
+    Parameters
+    ----------
+    numbers : array-like of int, shape (k,)
+        Atomic numbers (already shifted, if a shift is wanted).
+    s : ndarray
+        ``sin(theta) / lambda`` in 1/Angstrom, any shape.
+
+    Returns
+    -------
+    ndarray of shape (k, *s.shape)
+
+    Examples
+    --------
+    >>> form_factors([29], np.array([0.0])).round(3).tolist()  # f(0) = Z
+    [[29.0]]
+    """
+    symbols = _element_symbols()
+    params = _scattering_params()
+    s2 = np.asarray(s, dtype=float) ** 2
+    out = []
+    for z in numbers:
+        coeffs = np.asarray(params[symbols[int(z)]], dtype=float)
+        gauss = np.exp(-coeffs[:, 1].reshape((-1,) + (1,) * s2.ndim) * s2)
+        out.append(z - MOTT_BETHE * s2 * np.tensordot(coeffs[:, 0], gauss, axes=1))
+    return np.array(out)
+
+
+def phase_sums_eager(q, positions, weights):
+    """Per-species sums of ``exp(-i q . r)`` over atoms, chunked over ``q``.
+
+    Parameters
+    ----------
+    q : Tensor of shape (k, 3)
+        Scattering vectors times 2 pi.
+    positions : Tensor of shape (b, n, 3)
+    weights : Tensor of shape (b, n, s)
+        One-hot species membership (zero rows for padding atoms).
+
+    Returns
+    -------
+    real, imag : Tensor of shape (b, k, s)
+        Sums of ``cos(q . r)`` and of ``sin(q . r)`` (the sign of the imaginary part is
+        irrelevant to intensities).
+    """
+    import torch
+
+    real, imag = [], []
+    weights_t = weights.transpose(1, 2)
+    for start in range(0, q.shape[0], CHUNK):
+        phase = positions @ q[start : start + CHUNK].T  # (b, n, chunk)
+        real.append(weights_t @ torch.cos(phase))
+        imag.append(weights_t @ torch.sin(phase))
+    return torch.cat(real, dim=2).transpose(1, 2), torch.cat(imag, dim=2).transpose(1, 2)
+
+
+def phase_sums_fused(q, positions, weights):
+    """Same as :func:`phase_sums_eager` for one crystal, written for ``torch.compile``.
+
+    Broadcasting (instead of a matrix product) lets the compiler fuse phase, cosine, sine
+    and the sum over atoms into one loop that never stores the ``k x n`` phase matrix.
+    ``positions`` is ``(n, 3)`` and ``weights`` ``(n, s)``; returns ``(k, s)`` tensors.
+    """
+    phase = (q[:, None, :] * positions[None, :, :]).sum(-1)
+    real = (phase.cos()[:, :, None] * weights[None, :, :]).sum(1)
+    imag = (phase.sin()[:, :, None] * weights[None, :, :]).sum(1)
+    return real, imag
+
+
+@functools.cache
+def compiled_phase_sums():
+    """``torch.compile`` of :func:`phase_sums_fused` (compiled on first call per shape)."""
+    import torch
+
+    return torch.compile(phase_sums_fused, dynamic=False)
+
+
+def pad_atoms(n):
+    """Number of atom slots for ``n`` atoms in the compiled kernel."""
+    return -(-n // ATOM_PAD) * ATOM_PAD

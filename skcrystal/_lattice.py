@@ -17,7 +17,10 @@ tolerance on atomic positions:
    integer combinations of the input cell, not on noisy atoms; spglib's standard orientation
    (conventional axes along x, y, z for cubic lattices; c along z for tetragonal, hexagonal and
    rhombohedral ones) becomes the canonical frame, as in the paper's reference code.
-3. A cluster of about ``n_atoms`` atoms nearest a centre atom is carved from the periodic
+3. The length scale is the parent crystal's nearest-neighbour distance: atoms folded into
+   the primitive cell form one blob per basis site, whose centres average out displacements
+   (the plain minimum distance per atom is biased low by them).
+4. A cluster of about ``n_atoms`` atoms nearest a centre atom is carved from the periodic
    structure (a sphere has no memory of the cell), its last coordination shell completed or
    dropped so that a pristine cluster keeps the site symmetry.
 
@@ -69,6 +72,17 @@ class Cluster:
     scale: float
 
 
+#: Radius of a basis-site blob, relative to the raw nearest-neighbour distance.
+BLOB_RADIUS = 0.3
+#: The ideal nearest-neighbour distance is trusted within this range of the raw estimate.
+IDEAL_RANGE = (0.8, 1.6)
+#: Neighbours compared, and their relative rounding, when choosing the centre site.
+SIGNATURE_NEIGHBOURS = 32
+SIGNATURE_RTOL = 0.02
+#: Distances within this fraction of the shortest one form the first coordination shell.
+SHELL_WIDTH = 0.02
+#: Smallest cluster carved from a crystal with many vacancies.
+MIN_CLUSTER = 16
 #: Below this many atoms a cell carries no statistics to estimate a noise floor from: every
 #: Fourier component above ``MIN_PEAK`` is taken as a peak.
 MIN_ATOMS_FOR_NOISE = 32
@@ -205,18 +219,85 @@ def canonical_rotation(primitive_cell):
     return rotation * np.sign(np.linalg.det(rotation))
 
 
-def carve_cluster(cell, frac_coords, numbers, n_atoms):
-    """The about ``n_atoms`` atoms of a periodic structure nearest a centre atom.
+def central_atom(cell, frac_coords):
+    """Fractional coordinates of the atom nearest the middle of the cell.
 
-    The centre is the atom nearest the middle of the cell (ties broken by position, so the
-    choice does not depend on atom order). The outermost coordination shell is completed or
-    dropped, whichever lands nearer ``n_atoms``, so that a pristine cluster keeps its site
-    symmetry.
+    Ties are broken by position, so the choice does not depend on atom order.
+    """
+    frac = np.asarray(frac_coords, dtype=float)
+    offset = frac - 0.5
+    offset -= np.round(offset)
+    distance = np.round(np.linalg.norm(offset @ np.asarray(cell, dtype=float), axis=1), 6)
+    order = np.lexsort(np.round(offset, 6).T[::-1].tolist() + [distance])
+    return frac[order[0]]
+
+
+def central_site(cell, primitive, basis, scale, rotation):
+    """Fractional coordinates (in ``cell``) of the canonical basis site nearest the middle.
+
+    The candidates are the basis sites whose sorted neighbour distances (ideal crystal, first
+    ``SIGNATURE_NEIGHBOURS``) come first lexicographically: one Wyckoff orbit, so that
+    translated or re-celled copies of a crystal with several orbits are centred on the same
+    one. Sites of one orbit can still see their environment turned (the two a-sites of the
+    La prototype differ by 60 degrees about c): of the candidates, the one whose environment,
+    turned into the canonical frame, maximises a fixed asymmetric functional is taken. The
+    set of environments of an orbit is invariant under the crystal's point group, so this
+    choice does not depend on which of the equivalent standard frames spglib returned.
+    """
+    primitive = np.asarray(primitive, dtype=float)
+    reduced = _lll_matrix(primitive)
+    sites = np.asarray(basis, dtype=float) @ primitive
+    reach = np.ceil(3 * scale * np.linalg.norm(np.linalg.inv(reduced), axis=0)).astype(int) + 1
+    shifts = np.stack(np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij"), axis=-1)
+    images = (sites[None, :, :] + (shifts.reshape(-1, 3) @ reduced)[:, None, :]).reshape(-1, 3)
+    signatures, handedness = [], []
+    for site in sites:
+        vectors = images - site
+        lengths = np.linalg.norm(vectors, axis=1)
+        order = np.argsort(lengths)[1 : SIGNATURE_NEIGHBOURS + 1]
+        signatures.append(lengths[order] / scale)
+        handedness.append(_asymmetry(vectors[order] @ np.asarray(rotation).T / scale))
+    # Lexicographic minimum, with values within SIGNATURE_RTOL taken as equal.
+    candidates = np.arange(len(sites))
+    signatures = np.array(signatures)
+    for column in signatures.T:
+        candidates = candidates[column[candidates] <= column[candidates].min() + SIGNATURE_RTOL]
+    best = sites[max(candidates, key=lambda k: handedness[k])]
+    middle = np.asarray(cell, dtype=float).sum(axis=0) / 2
+    step = np.round((middle - best) @ np.linalg.inv(primitive))
+    return (best + step @ primitive) @ np.linalg.inv(cell)
+
+
+def _asymmetry(vectors):
+    """A fixed functional of an environment that no rotation or inversion leaves unchanged."""
+    weights = np.exp(-np.sum(vectors**2, axis=1))
+    projections = vectors @ _GENERIC_DIRECTIONS.T
+    return float(weights @ (projections + projections**2 + projections**3).sum(axis=1))
+
+
+#: Three directions with no symmetry relation to any lattice, for :func:`_asymmetry`.
+_GENERIC_DIRECTIONS = np.array([[0.31, 0.57, 0.76], [-0.62, 0.14, 0.39], [0.23, -0.81, 0.44]])
+
+
+def carve_cluster(cell, frac_coords, numbers, n_atoms, centre):
+    """The about ``n_atoms`` atoms of a periodic structure nearest a centre point.
+
+    The outermost coordination shell is completed or dropped, whichever lands nearer
+    ``n_atoms``, so that a pristine cluster keeps its site symmetry.
+
+    Parameters
+    ----------
+    cell : ndarray of shape (3, 3)
+    frac_coords : ndarray of shape (n, 3)
+    numbers : ndarray of shape (n,)
+    n_atoms : int
+    centre : ndarray of shape (3,)
+        Fractional coordinates of the centre.
 
     Returns
     -------
     positions : ndarray of shape (m, 3)
-        Cartesian positions relative to the centre atom.
+        Cartesian positions relative to the centre.
     numbers : ndarray of shape (m,)
         Atomic numbers.
     """
@@ -225,12 +306,6 @@ def carve_cluster(cell, frac_coords, numbers, n_atoms):
     frac = np.asarray(frac_coords, dtype=float)
     numbers = np.asarray(numbers)
     cell = np.asarray(cell, dtype=float)
-    offset = frac - 0.5
-    offset -= np.round(offset)
-    distance = np.round(np.linalg.norm(offset @ cell, axis=1), 6)
-    order = np.lexsort(np.round(offset, 6).T[::-1].tolist() + [distance])
-    centre = frac[order[0]]
-
     lattice = Lattice(cell)
     reduced = lattice.lll_matrix
     mapping = np.linalg.inv(lattice.lll_mapping)
@@ -264,13 +339,85 @@ def carve_cluster(cell, frac_coords, numbers, n_atoms):
 def median_neighbour_distance(positions):
     """Median over atoms of the distance to the nearest other atom.
 
-    Robust to vacancies: an atom loses its nearest-neighbour distance only when every one of
-    its nearest neighbours is missing.
+    Robust to vacancies (an atom loses its nearest-neighbour distance only when all its
+    nearest neighbours are missing) but biased low by thermal displacements: the minimum of
+    several noisy distances is smaller than their mean.
     """
     from scipy.spatial import cKDTree
 
     distances, _ = cKDTree(positions).query(positions, k=2)
     return float(np.median(distances[:, 1]))
+
+
+def ideal_basis(cell, frac_coords, primitive, tolerance):
+    """Basis sites of the parent crystal, averaged over displacements and vacancies.
+
+    Atoms are folded into the primitive cell, where the copies of each basis site form a blob
+    (spread by displacements, thinned by vacancies, blind to species). The blob centres are
+    the ideal basis.
+
+    Parameters
+    ----------
+    cell : ndarray of shape (3, 3)
+        Input cell (rows).
+    frac_coords : ndarray of shape (n, 3)
+        Fractional coordinates in ``cell``.
+    primitive : ndarray of shape (3, 3)
+        Primitive lattice (rows) of which ``cell`` is a supercell.
+    tolerance : float
+        Atoms within this distance (Angstrom) of a blob centre belong to it.
+
+    Returns
+    -------
+    ndarray of shape (k, 3)
+        Fractional coordinates of the ``k`` basis sites in ``primitive``.
+    """
+    primitive = np.asarray(primitive, dtype=float)
+    folded = np.asarray(frac_coords, dtype=float) @ (np.asarray(cell) @ np.linalg.inv(primitive))
+    folded -= np.floor(folded)
+    free = np.ones(len(folded), dtype=bool)
+    centres = []
+    for seed in np.lexsort(np.round(folded, 6).T[::-1]):
+        if not free[seed]:
+            continue
+        centre = folded[seed]
+        for _ in range(2):
+            offset = folded - centre
+            offset -= np.round(offset)
+            members = free & (np.linalg.norm(offset @ primitive, axis=1) < tolerance)
+            members[seed] = True
+            centre = centre + offset[members].mean(axis=0)
+        free &= ~members
+        centres.append(centre)
+    return np.array(centres)
+
+
+def nearest_distance(primitive, basis):
+    """Nearest-neighbour distance of a crystal given by lattice and basis.
+
+    The mean of the distances within ``SHELL_WIDTH`` (relative) of the shortest one: with a
+    noisy basis, the minimum alone would be biased low.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(nearest_distance(np.diag([1.0, 1.0, 2.0]), np.array([[0, 0, 0], [0, 0, 0.3]])), 6)
+    0.6
+    """
+    reduced = _lll_matrix(primitive)
+    cartesian = np.asarray(basis, dtype=float) @ np.asarray(primitive, dtype=float)
+    pairs = (cartesian[None, :, :] - cartesian[:, None, :]).reshape(-1, 3) @ np.linalg.inv(reduced)
+    pairs -= np.round(pairs)
+    shifts = np.stack(np.meshgrid(*[np.arange(-1, 2)] * 3, indexing="ij"), axis=-1).reshape(-1, 3)
+    lengths = np.linalg.norm((pairs[:, None, :] + shifts[None, :, :]) @ reduced, axis=-1).ravel()
+    lengths = lengths[lengths > 1e-6 * np.abs(np.linalg.det(reduced)) ** (1 / 3)]
+    return float(lengths[lengths <= (1 + SHELL_WIDTH) * lengths.min()].mean())
+
+
+def _lll_matrix(cell):
+    from pymatgen.core import Lattice
+
+    return Lattice(cell).lll_matrix
 
 
 def canonical_cluster(cell, frac_coords, numbers, n_atoms):
@@ -301,7 +448,24 @@ def canonical_cluster(cell, frac_coords, numbers, n_atoms):
     cell = np.asarray(cell, dtype=float)
     primitive = bragg_lattice(cell, frac_coords)
     rotation = canonical_rotation(cell if primitive is None else primitive)
-    positions, species = carve_cluster(cell, frac_coords, numbers, n_atoms)
+    centre = central_atom(cell, frac_coords)
+    positions, _ = carve_cluster(cell, frac_coords, numbers, n_atoms, centre)
     scale = median_neighbour_distance(positions)
+    occupancy = 1.0
+    if primitive is not None:
+        basis = ideal_basis(cell, frac_coords, primitive, BLOB_RADIUS * scale)
+        ideal = nearest_distance(primitive, basis)
+        # Blobs merge when displacements approach the bond length (amorphisation); the
+        # raw estimate is then the better one.
+        if IDEAL_RANGE[0] * scale <= ideal <= IDEAL_RANGE[1] * scale:
+            scale = ideal
+            n_sites = len(basis) * abs(np.linalg.det(cell) / np.linalg.det(primitive))
+            occupancy = min(1.0, len(frac_coords) / n_sites)
+            centre = central_site(cell, primitive, basis, scale, rotation)
+    # A vacant crystal keeps the extent of its parent's cluster: as many atoms as the parent's
+    # cluster has occupied sites.
+    positions, species = carve_cluster(
+        cell, frac_coords, numbers, max(MIN_CLUSTER, round(n_atoms * occupancy)), centre
+    )
     positions = (positions - positions.mean(axis=0)) / scale
     return Cluster(positions @ rotation.T, species, rotation, scale)

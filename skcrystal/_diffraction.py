@@ -14,23 +14,21 @@ centres ``(x_i, y_j) = ((i - (n - 1) / 2) p, (j - (n - 1) / 2) p)``,
 
     I_{ij} &= \Omega_{ij} |F(H_{ij})|^2, \qquad \Omega_{ij} = p^2 D / r^3
 
-    f_Z(s) &= Z - 41.78214 \, s^2 \sum_{m=1}^{4} a_m e^{-b_m s^2}, \qquad s = |H| / 2
+    f_Z(s) &= \sum_{m=1}^{5} a_m e^{-b_m s^2} + c, \qquad s = |H| / 2
 
-The form factor is the X-ray one that pymatgen's ``XRDCalculator`` evaluates from the
-four-Gaussian coefficients it ships (``atomic_scattering_params.json``, elements 1 to 98), a
-Mott-Bethe conversion of Gaussian fits to electron scattering factors.
+The X-ray form factors are the five-Gaussian fits of Waasmaier and Kirfel (Acta Cryst. A51,
+416, 1995; valid to s = 6 / Angstrom, elements 1 to 98) as shipped by the ``periodictable``
+package. The four-Gaussian coefficients that pymatgen ships are fits to *electron* scattering
+factors, turned into X-ray ones by the Mott-Bethe formula; that conversion grows again beyond
+s of about 1 / Angstrom for heavy elements, well inside this detector's range (s up to
+1.8 / Angstrom at the corners with the default geometry).
 """
 
 from __future__ import annotations
 
 import functools
-import json
-from importlib import resources
-
 import numpy as np
 
-#: Mott-Bethe constant of pymatgen's X-ray form factor, Angstrom^-2 per electron unit.
-MOTT_BETHE = 41.78214
 #: Pixels of the detector per chunk in the eager kernel (bounds the memory per crystal).
 CHUNK = 4096
 #: Atoms are padded to a multiple of this for the compiled kernel, so few shapes compile.
@@ -101,23 +99,23 @@ def rotations(angle):
 
 
 @functools.cache
-def _scattering_params():
-    import pymatgen.analysis.diffraction as diffraction
+def _coefficients(z):
+    """Waasmaier-Kirfel ``(a, b, c)`` of atomic number ``z``, or ``None`` if not tabulated."""
+    import periodictable
+    from periodictable.cromermann import getCMformula
 
-    path = resources.files(diffraction) / "atomic_scattering_params.json"
-    return json.loads(path.read_text())
-
-
-@functools.cache
-def _element_symbols():
-    from pymatgen.core.periodic_table import Element
-
-    return {Element(symbol).Z: symbol for symbol in _scattering_params()}
+    if not 1 <= z <= 118:
+        return None
+    try:
+        formula = getCMformula(periodictable.elements[z].symbol)
+    except KeyError:
+        return None
+    return np.asarray(formula.a, dtype=float), np.asarray(formula.b, dtype=float), float(formula.c)
 
 
 def has_form_factor(z):
     """Whether an X-ray form factor is tabulated for atomic number ``z``."""
-    return int(z) in _element_symbols()
+    return _coefficients(int(z)) is not None
 
 
 def form_factors(numbers, s):
@@ -136,17 +134,15 @@ def form_factors(numbers, s):
 
     Examples
     --------
-    >>> form_factors([29], np.array([0.0])).round(3).tolist()  # f(0) = Z
-    [[29.0]]
+    >>> form_factors([29], np.array([0.0])).round(2).tolist()  # f(0) is close to Z
+    [[28.99]]
     """
-    symbols = _element_symbols()
-    params = _scattering_params()
     s2 = np.asarray(s, dtype=float) ** 2
     out = []
     for z in numbers:
-        coeffs = np.asarray(params[symbols[int(z)]], dtype=float)
-        gauss = np.exp(-coeffs[:, 1].reshape((-1,) + (1,) * s2.ndim) * s2)
-        out.append(z - MOTT_BETHE * s2 * np.tensordot(coeffs[:, 0], gauss, axes=1))
+        a, b, c = _coefficients(int(z))
+        gauss = np.exp(-b.reshape((-1,) + (1,) * s2.ndim) * s2)
+        out.append(np.tensordot(a, gauss, axes=1) + c)
     return np.array(out)
 
 

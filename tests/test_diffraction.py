@@ -1,0 +1,111 @@
+"""Physics kernels: geometry, form factors, the structure-factor sum, hand-computable peaks."""
+
+import numpy as np
+import pytest
+import torch
+
+from skcrystal import DiffractionFingerprint, _diffraction
+from skcrystal._lattice import Cluster
+
+WAVELENGTH, DISTANCE, PIXEL, N = 5e-12, 0.1, 4e-4, 64
+
+
+def test_pixels_lie_on_the_ewald_sphere():
+    h, omega = _diffraction.detector(WAVELENGTH, DISTANCE, PIXEL, N)
+    k_in = np.array([0.0, 0.0, 1e-10 / WAVELENGTH])
+    # Elastic scattering: |k_in + H| = |k_in| for every pixel.
+    np.testing.assert_allclose(np.linalg.norm(h + k_in, axis=-1), k_in[2], rtol=1e-12)
+    # |H| = 2 sin(theta) / lambda with 2 theta the angle to the beam.
+    x = (np.arange(N) - (N - 1) / 2) * PIXEL
+    two_theta = np.arctan(np.hypot(*np.meshgrid(x, x, indexing="ij")) / DISTANCE)
+    np.testing.assert_allclose(np.linalg.norm(h, axis=-1), 2 * np.sin(two_theta / 2) * 1e-10 / WAVELENGTH)
+    # Small pixels far away: solid angle close to p^2 / D^2 in the middle.
+    assert omega.max() == pytest.approx(PIXEL**2 / DISTANCE**2, rel=1e-3)
+
+
+def test_rotations_are_proper_and_paired():
+    rots = _diffraction.rotations(45.0)
+    for rot in rots:
+        np.testing.assert_allclose(rot @ rot.T, np.eye(3), atol=1e-12)
+        assert np.linalg.det(rot) == pytest.approx(1.0)
+    for axis in range(3):
+        np.testing.assert_allclose(rots[2 * axis] @ rots[2 * axis + 1], np.eye(3), atol=1e-12)
+        np.testing.assert_allclose(rots[2 * axis][axis], np.eye(3)[axis])
+
+
+def test_form_factors_start_at_z_and_decrease():
+    s = np.linspace(0, 1.5, 50)
+    f = _diffraction.form_factors([1, 29, 31, 98], s)
+    np.testing.assert_allclose(f[:, 0], [1, 29, 31, 98], atol=0.05)
+    assert np.all(np.diff(f, axis=1) < 0)
+    assert np.all(f > 0)
+
+
+def _numpy_sums(q, positions, weights):
+    phase = np.einsum("kd,bnd->bnk", q, positions)
+    return np.einsum("bns,bnk->bks", weights, np.cos(phase)), np.einsum("bns,bnk->bks", weights, np.sin(phase))
+
+
+def test_eager_kernel_matches_a_float64_reference():
+    rng = np.random.default_rng(0)
+    q = rng.normal(size=(5000, 3)) * 10
+    positions = rng.normal(size=(2, 40, 3)) * 3
+    weights = np.zeros((2, 40, 2))
+    weights[:, :25, 0] = 1
+    weights[:, 25:35, 1] = 1  # five padding atoms with zero weight
+    real, imag = _diffraction.phase_sums_eager(
+        torch.tensor(q), torch.tensor(positions), torch.tensor(weights)
+    )
+    ref_real, ref_imag = _numpy_sums(q, positions, weights)
+    np.testing.assert_allclose(real.numpy(), ref_real, atol=1e-9)
+    np.testing.assert_allclose(imag.numpy(), ref_imag, atol=1e-9)
+
+
+def test_compiled_kernel_matches_the_eager_one():
+    rng = np.random.default_rng(1)
+    q = torch.tensor(rng.normal(size=(4096, 3)) * 10, dtype=torch.float32)
+    positions = torch.tensor(rng.normal(size=(64, 3)) * 3, dtype=torch.float32)
+    weights = torch.zeros(64, 1)
+    weights[:50] = 1
+    real, imag = _diffraction.compiled_phase_sums()(q, positions, weights)
+    ref_real, ref_imag = _diffraction.phase_sums_eager(q, positions[None], weights[None])
+    np.testing.assert_allclose(real.numpy(), ref_real[0].numpy(), atol=2e-3)
+    np.testing.assert_allclose(imag.numpy(), ref_imag[0].numpy(), atol=2e-3)
+
+
+def _simple_cubic_cluster(radius=4.0):
+    grid = np.arange(-6, 7)
+    points = np.stack(np.meshgrid(grid, grid, grid, indexing="ij"), axis=-1).reshape(-1, 3).astype(float)
+    points = points[np.linalg.norm(points, axis=1) <= radius]
+    return Cluster(points, np.full(len(points), 29), np.eye(3), 1.0)
+
+
+def test_simple_cubic_peaks_sit_where_the_ewald_geometry_puts_them():
+    # Simple cubic, a = 1 A (the nearest-neighbour scaling), turned +-45 degrees about x.
+    # Reciprocal point G = (1, 0, 0) / A stays in the detector plane; the Ewald sphere point
+    # nearest it lies along k_in + G, i.e. at x = D * lambda * |G| = 5 mm = 12.5 pixels.
+    # (0, 1, -1) turned by +45 degrees about x becomes (0, sqrt 2, 0): y = 12.5 sqrt(2) pixels.
+    fp = DiffractionFingerprint(compile=False)
+    image = fp.render([_simple_cubic_cluster()])[0, 0]  # the x channel
+    centre = (N - 1) / 2
+    lam_d_over_p = WAVELENGTH * 1e10 * DISTANCE / PIXEL
+    for direction, g in [((1, 0), 1.0), ((-1, 0), 1.0), ((0, 1), np.sqrt(2)), ((0, -1), np.sqrt(2))]:
+        r = lam_d_over_p * g
+        expected = np.array([centre + direction[0] * r, centre + direction[1] * r])
+        # Brightest pixel in a window around the prediction, on the peak's axis.
+        lo = np.floor(expected - 3).astype(int)
+        window = image[lo[0] : lo[0] + 7, lo[1] : lo[1] + 7]
+        found = np.array(np.unravel_index(np.argmax(window), window.shape)) + lo
+        assert np.all(np.abs(found - expected) <= 0.5 + 1e-9), (direction, found, expected)
+        assert window.max() > 0.3
+
+
+def test_image_is_centred_masked_and_scaled():
+    fp = DiffractionFingerprint(compile=False, beam_stop_radius=5)
+    image = fp.render([_simple_cubic_cluster()])[0]
+    centre = (N - 1) / 2
+    i, j = np.meshgrid(np.arange(N) - centre, np.arange(N) - centre, indexing="ij")
+    assert np.all(image[:, np.hypot(i, j) <= 5] == 0)
+    assert image.max() == 1.0 and image.min() == 0.0
+    # Point-symmetric up to the Ewald curvature (a small effect at 5 pm).
+    assert np.abs(image - image[:, ::-1, ::-1]).max() < 0.1

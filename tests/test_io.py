@@ -1,0 +1,116 @@
+"""Reading the items of X, and a clear error for every bad one."""
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+from pymatgen.core import Lattice, Molecule, Structure
+from pymatgen.core.periodic_table import DummySpecies
+
+from skcrystal.io import StructureError, describe, to_structure, to_structures
+
+FE = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+
+def test_structure_atoms_and_files_read_the_same(tmp_path):
+    cif = tmp_path / "Fe.cif"
+    FE.to(filename=str(cif))
+    poscar = tmp_path / "POSCAR"
+    FE.to(filename=str(poscar), fmt="poscar")
+    extxyz = tmp_path / "Fe.extxyz"
+    bulk("Fe", "bcc", a=2.87, cubic=True).write(extxyz)
+    items = [FE, bulk("Fe", "bcc", a=2.87, cubic=True), str(cif), poscar, os.fspath(extxyz)]
+    for structure in to_structures(items):
+        assert structure.composition.reduced_formula == "Fe"
+        assert len(structure) == 2
+        np.testing.assert_allclose(structure.lattice.abc, (2.87,) * 3, atol=1e-6)
+
+
+def test_lammps_data_is_read_through_ase(tmp_path):
+    path = tmp_path / "fe.lmp"
+    bulk("Fe", "bcc", a=2.87, cubic=True).write(path, format="lammps-data", masses=True)
+    structure = to_structure(path)
+    assert len(structure) == 2
+    np.testing.assert_allclose(structure.volume, 2.87**3, rtol=1e-6)
+
+
+def _bad_items(tmp_path):
+    """(item, expected words in the message) for every kind of bad item."""
+    empty = tmp_path / "empty.cif"
+    empty.write_text("")
+    binary = tmp_path / "noise.cif"
+    binary.write_bytes(bytes(range(256)) * 4)
+    truncated = tmp_path / "truncated.cif"
+    FE.to(filename=str(truncated))
+    truncated.write_text(truncated.read_text()[:120])
+    plain_xyz = tmp_path / "molecule.xyz"
+    plain_xyz.write_text("2\nwater-ish\nO 0 0 0\nH 0 0 0.96\n")
+    nan = Structure(Lattice.cubic(3.0), ["Cu"], [[0, 0, 0]])
+    nan.replace(0, "Cu", [np.nan, 0.0, 0.0])
+    singular = Structure(Lattice([[1, 0, 0], [2, 0, 0], [0, 0, 1]]), ["Cu"], [[0, 0, 0]], validate_proximity=False)
+    overlapping = Structure(Lattice.cubic(3.0), ["Cu", "Cu"], [[0, 0, 0], [0.01, 0, 0]])
+    partial = Structure(Lattice.cubic(3.0), [{"Cu": 0.5, "Au": 0.5}], [[0, 0, 0]])
+    dummy = Structure(Lattice.cubic(3.0), [DummySpecies("X")], [[0, 0, 0]])
+    return [
+        (str(tmp_path / "missing.cif"), "no such file"),
+        (tmp_path, "directory"),
+        (empty, "empty file"),
+        (binary, "could not be read"),
+        (truncated, "could not be read"),
+        (plain_xyz, "periodic cell"),
+        (Molecule(["H", "H"], [[0, 0, 0], [0, 0, 0.74]]), "no lattice"),
+        (Structure(Lattice.cubic(3.0), [], []), "no atoms"),
+        (Atoms(), "no atoms"),
+        (Atoms("Cu", positions=[[0, 0, 0]], cell=[3, 3, 3], pbc=False), "pbc"),
+        (nan, "non-finite"),
+        (singular, "singular lattice"),
+        (overlapping, "on top of each other"),
+        (partial, "partial occupancies"),
+        (dummy, "unknown element"),
+        (42, "unsupported type"),
+        ({"lattice": 1}, "unsupported type"),
+        (np.zeros((3, 3)), "unsupported type"),
+    ]
+
+
+def test_every_bad_item_gets_an_error_that_names_it(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cases = _bad_items(tmp_path)
+    for item, words in cases:
+        with pytest.raises(StructureError) as info:
+            to_structures([FE, item])
+        message = str(info.value)
+        assert message.startswith("X[1] ("), message
+        assert words in message, message
+        assert info.value.index == 1
+        assert info.value.item is item
+
+
+def test_paths_appear_in_messages(tmp_path):
+    path = tmp_path / "missing.cif"
+    with pytest.raises(StructureError, match="missing.cif"):
+        to_structures([path])
+
+
+@pytest.mark.parametrize(
+    "X, error",
+    [
+        (FE, TypeError),
+        ("Fe.cif", TypeError),
+        (np.zeros((4, 3)), TypeError),
+        ([], ValueError),
+        (42, TypeError),
+    ],
+)
+def test_x_itself_must_be_a_non_empty_sequence(X, error):
+    with pytest.raises(error, match="X"):
+        to_structures(X)
+
+
+def test_describe_names_objects_by_type_and_formula():
+    assert describe(FE, 0) == "X[0] (Structure Fe2)"
+    assert describe(bulk("Cu"), 3) == "X[3] (Atoms Cu)"

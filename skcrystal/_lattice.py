@@ -30,6 +30,7 @@ input cell itself stands in for the primitive lattice, so the result is still de
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,6 +82,10 @@ SIGNATURE_NEIGHBOURS = 32
 SIGNATURE_RTOL = 0.02
 #: Distances within this fraction of the shortest one form the first coordination shell.
 SHELL_WIDTH = 0.02
+#: Significant digits of the metric on which cells are reduced.
+METRIC_DIGITS = 9
+#: Neighbours within this many nearest-neighbour distances enter the handedness functional.
+HANDEDNESS_RADIUS = 2.5
 #: Smallest cluster carved from a crystal with many vacancies.
 MIN_CLUSTER = 16
 #: Below this many atoms a cell carries no statistics to estimate a noise floor from: every
@@ -113,11 +118,8 @@ def bragg_lattice(cell, frac_coords):
     >>> round(float(abs(np.linalg.det(primitive))), 3)  # a quarter of the cube
     11.664
     """
-    from pymatgen.core import Lattice
-
-    lattice = Lattice(cell)
-    reduced = lattice.lll_matrix
-    frac = np.asarray(frac_coords, dtype=float) @ np.linalg.inv(lattice.lll_mapping)
+    reduced, mapping = reduce_cell(cell)
+    frac = np.asarray(frac_coords, dtype=float) @ np.linalg.inv(mapping)
     n = len(frac)
     g_max = G_MAX_FACTOR / (abs(np.linalg.det(reduced)) / n) ** (1 / 3)
     half = np.ceil(g_max * np.linalg.norm(reduced, axis=1)).astype(int)
@@ -200,21 +202,35 @@ def canonical_rotation(primitive_cell):
     [[3.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 5.0]]
     """
     cell = np.asarray(primitive_cell, dtype=float)
-    scale = abs(np.linalg.det(cell)) ** (1 / 3)
+    # spglib sees the lattice in a frame built from its rounded metric alone (first vector
+    # along x, second in the xy-plane), so a turned input gives spglib identical numbers and
+    # the standard frame turns with the crystal, even where the lattice's symmetry leaves
+    # several equivalent standard frames to choose from.
+    metric = cell @ cell.T
+    unit = np.abs(metric).max()
+    upright = np.linalg.cholesky(np.round(metric / unit, METRIC_DIGITS))
+    to_upright = _nearest_rotation(np.linalg.solve(cell / np.sqrt(unit), upright))
     try:
-        dataset = spglib.get_symmetry_dataset(
-            (cell / scale, [[0.0, 0.0, 0.0]], [1]), symprec=LATTICE_SYMPREC
-        )
-    except Exception:  # spglib >= 2.5 raises where older versions returned None
+        with warnings.catch_warnings():
+            # spglib 2.5+ warns about its error-handling mode on every call.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            dataset = spglib.get_symmetry_dataset(
+                (upright, [[0.0, 0.0, 0.0]], [1]), symprec=LATTICE_SYMPREC
+            )
+    except Exception:  # noqa: BLE001 -- spglib >= 2.5 raises where older versions returned None
         dataset = None
-    if dataset is None:
-        # Triclinic fallback: first vector along x, second in the xy-plane.
-        rotation = np.linalg.qr(cell.T)[0].T
-    else:
-        rotation = np.asarray(dataset.std_rotation_matrix, dtype=float)
-    # Nearest proper rotation; an improper one differs by an inversion, which leaves
-    # diffraction intensities (Friedel's law) unchanged.
-    u, _, vt = np.linalg.svd(rotation)
+    standard = np.eye(3) if dataset is None else np.asarray(dataset.std_rotation_matrix, dtype=float)
+    rotation = _nearest_rotation(standard) @ to_upright.T
+    return rotation
+
+
+def _nearest_rotation(matrix):
+    """Nearest proper rotation to ``matrix``.
+
+    An improper result would differ by an inversion, which leaves diffraction intensities
+    unchanged (Friedel's law), so the sign is simply made proper.
+    """
+    u, _, vt = np.linalg.svd(matrix)
     rotation = u @ vt
     return rotation * np.sign(np.linalg.det(rotation))
 
@@ -245,9 +261,9 @@ def central_site(cell, primitive, basis, scale, rotation):
     choice does not depend on which of the equivalent standard frames spglib returned.
     """
     primitive = np.asarray(primitive, dtype=float)
-    reduced = _lll_matrix(primitive)
+    reduced = reduce_cell(primitive)[0]
     sites = np.asarray(basis, dtype=float) @ primitive
-    reach = np.ceil(3 * scale * np.linalg.norm(np.linalg.inv(reduced), axis=0)).astype(int) + 1
+    reach = np.ceil(4 * scale * np.linalg.norm(np.linalg.inv(reduced), axis=0)).astype(int) + 1
     shifts = np.stack(np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij"), axis=-1)
     images = (sites[None, :, :] + (shifts.reshape(-1, 3) @ reduced)[:, None, :]).reshape(-1, 3)
     signatures, handedness = [], []
@@ -256,16 +272,24 @@ def central_site(cell, primitive, basis, scale, rotation):
         lengths = np.linalg.norm(vectors, axis=1)
         order = np.argsort(lengths)[1 : SIGNATURE_NEIGHBOURS + 1]
         signatures.append(lengths[order] / scale)
-        handedness.append(_asymmetry(vectors[order] @ np.asarray(rotation).T / scale))
+        # Whole shells (not the first N neighbours, which may cut a shell arbitrarily).
+        near = (lengths > 1e-6 * scale) & (lengths <= HANDEDNESS_RADIUS * scale)
+        handedness.append(_asymmetry(vectors[near] @ np.asarray(rotation).T / scale))
     # Lexicographic minimum, with values within SIGNATURE_RTOL taken as equal.
     candidates = np.arange(len(sites))
     signatures = np.array(signatures)
     for column in signatures.T:
         candidates = candidates[column[candidates] <= column[candidates].min() + SIGNATURE_RTOL]
     best = sites[max(candidates, key=lambda k: handedness[k])]
+    # The copy nearest the middle of the cell; ties broken by position in the cell, which
+    # turns with the crystal (a rotated input picks the same copy).
     middle = np.asarray(cell, dtype=float).sum(axis=0) / 2
-    step = np.round((middle - best) @ np.linalg.inv(primitive))
-    return (best + step @ primitive) @ np.linalg.inv(cell)
+    nearest = best + np.round((middle - best) @ np.linalg.inv(reduced)) @ reduced
+    unit = np.stack(np.meshgrid(*[np.arange(-1, 2)] * 3, indexing="ij"), axis=-1).reshape(-1, 3)
+    copies = nearest + unit @ reduced
+    frac = copies @ np.linalg.inv(cell)
+    distance = np.round(np.linalg.norm(copies - middle, axis=1) / scale, 6)
+    return frac[np.lexsort(np.round(frac, 6).T[::-1].tolist() + [distance])[0]]
 
 
 def _asymmetry(vectors):
@@ -301,14 +325,11 @@ def carve_cluster(cell, frac_coords, numbers, n_atoms, centre):
     numbers : ndarray of shape (m,)
         Atomic numbers.
     """
-    from pymatgen.core import Lattice
-
     frac = np.asarray(frac_coords, dtype=float)
     numbers = np.asarray(numbers)
     cell = np.asarray(cell, dtype=float)
-    lattice = Lattice(cell)
-    reduced = lattice.lll_matrix
-    mapping = np.linalg.inv(lattice.lll_mapping)
+    reduced, mapping = reduce_cell(cell)
+    mapping = np.linalg.inv(mapping)
     frac = (frac - centre) @ mapping
     frac -= np.floor(frac + 0.5)
     n = len(frac)
@@ -404,7 +425,7 @@ def nearest_distance(primitive, basis):
     >>> round(nearest_distance(np.diag([1.0, 1.0, 2.0]), np.array([[0, 0, 0], [0, 0, 0.3]])), 6)
     0.6
     """
-    reduced = _lll_matrix(primitive)
+    reduced = reduce_cell(primitive)[0]
     cartesian = np.asarray(basis, dtype=float) @ np.asarray(primitive, dtype=float)
     pairs = (cartesian[None, :, :] - cartesian[:, None, :]).reshape(-1, 3) @ np.linalg.inv(reduced)
     pairs -= np.round(pairs)
@@ -414,10 +435,28 @@ def nearest_distance(primitive, basis):
     return float(lengths[lengths <= (1 + SHELL_WIDTH) * lengths.min()].mean())
 
 
-def _lll_matrix(cell):
+def reduce_cell(cell):
+    """LLL-reduced cell, chosen from the metric alone so that it turns with the input.
+
+    The reduction runs on the Cholesky factor of the metric ``cell @ cell.T`` rounded to
+    ``METRIC_DIGITS`` significant digits: a rotated cell has the same rounded metric, hence
+    the same integer mapping, even where equal vector lengths leave the reduction a choice.
+
+    Returns
+    -------
+    reduced : ndarray of shape (3, 3)
+        ``mapping @ cell``.
+    mapping : ndarray of shape (3, 3)
+        Unimodular integer matrix.
+    """
     from pymatgen.core import Lattice
 
-    return Lattice(cell).lll_matrix
+    cell = np.asarray(cell, dtype=float)
+    metric = cell @ cell.T
+    unit = np.abs(metric).max()
+    metric = np.round(metric / unit, METRIC_DIGITS) * unit
+    mapping = np.rint(Lattice(np.linalg.cholesky(metric)).lll_mapping)
+    return mapping @ cell, mapping
 
 
 def canonical_cluster(cell, frac_coords, numbers, n_atoms):

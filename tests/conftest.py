@@ -1,8 +1,17 @@
 """Canonical crystals of the seven classes, built inline, and shared helpers."""
 
+import os
+
 import numpy as np
 import pytest
+from hypothesis import settings
 from pymatgen.core import Lattice, Structure
+
+
+# CI runs the same examples every time: a red CI is a real failure, reproducible locally
+# with HYPOTHESIS_PROFILE=ci.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default"))
 
 
 def _build(lattice, species, coords, group):

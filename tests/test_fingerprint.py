@@ -1,0 +1,162 @@
+"""DiffractionFingerprint as a scikit-learn transformer."""
+
+import pickle
+
+import numpy as np
+import pytest
+from pymatgen.core import Lattice, Structure
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import (
+    check_do_not_raise_errors_in_init_or_set_params,
+    check_estimator_cloneable,
+    check_estimator_repr,
+    check_estimator_tags_renamed,
+    check_get_params_invariance,
+    check_no_attributes_set_in_init,
+    check_parameters_default_constructible,
+    check_set_params,
+    check_valid_tag_types,
+)
+
+from conftest import CRYSTALS
+from skcrystal import DiffractionFingerprint, StructureError
+
+FAST = {"n_pixels": 32, "pixel_size": 8e-4, "beam_stop_radius": 2.5, "target_n_atoms": 64, "compile": False}
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        check_get_params_invariance,
+        check_set_params,
+        check_estimator_cloneable,
+        check_estimator_repr,
+        check_no_attributes_set_in_init,
+        check_parameters_default_constructible,
+        check_do_not_raise_errors_in_init_or_set_params,
+        check_estimator_tags_renamed,
+        check_valid_tag_types,
+    ],
+)
+def test_sklearn_data_free_checks(check):
+    check(type(DiffractionFingerprint()).__name__, DiffractionFingerprint())
+
+
+def test_shape_dtype_range_and_determinism(crystal):
+    _, structure, _ = crystal
+    fp = DiffractionFingerprint(compile=False)
+    images = fp.transform([structure, structure])
+    assert images.shape == (2, 3, 64, 64)
+    assert images.dtype == np.float32
+    assert images.min() == 0.0 and images.max() == 1.0
+    np.testing.assert_array_equal(images[0], images[1])
+    np.testing.assert_array_equal(images, fp.transform([structure, structure]))
+
+
+def test_stateless_fit_returns_self_and_transform_works_unfitted():
+    fp = DiffractionFingerprint(**FAST)
+    structure = CRYSTALS["bcc"][0]
+    unfitted = fp.transform([structure])
+    assert fp.fit([structure]) is fp
+    np.testing.assert_array_equal(fp.fit_transform([structure]), unfitted)
+    assert not [name for name in vars(fp) if name.endswith("_")]
+
+
+def test_distinct_classes_give_distinct_images():
+    names = sorted(CRYSTALS)
+    images = DiffractionFingerprint(compile=False).transform([CRYSTALS[n][0] for n in names])
+    flat = images.reshape(len(names), -1)
+    for a in range(len(names)):
+        for b in range(a + 1, len(names)):
+            distance = np.linalg.norm(flat[a] - flat[b]) / np.linalg.norm(flat[a])
+            assert distance > 0.3, (names[a], names[b], distance)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"n_pixels": 0},
+        {"wavelength": -1.0},
+        {"pixel_size": 0.0},
+        {"target_n_atoms": 1},
+        {"batch_size": 0},
+        {"compile": "sometimes"},
+        {"beam_stop_radius": -1},
+    ],
+)
+def test_invalid_parameters_are_rejected_at_transform(params):
+    fp = DiffractionFingerprint(**params)
+    with pytest.raises(InvalidParameterError):
+        fp.transform([CRYSTALS["fcc"][0]])
+
+
+def test_bad_item_is_named_in_the_error(tmp_path):
+    fp = DiffractionFingerprint(**FAST)
+    with pytest.raises(StructureError, match=r"X\[1\] \('.*missing.cif'\): no such file"):
+        fp.transform([CRYSTALS["fcc"][0], str(tmp_path / "missing.cif")])
+
+
+def test_element_without_form_factor_is_named():
+    # Cf (98) + 2 = 100 has no tabulated X-ray form factor.
+    cf = Structure(Lattice.cubic(3.5), ["Cf"], [[0, 0, 0]])
+    with pytest.raises(StructureError, match=r"X\[0\].*atomic number\(s\) \[98\]"):
+        DiffractionFingerprint(**FAST).transform([cf])
+    assert DiffractionFingerprint(**FAST, atomic_number_shift=0).transform([cf]).shape == (1, 3, 32, 32)
+
+
+def test_cuda_without_a_gpu_is_a_clear_error():
+    pytest.importorskip("torch")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    with pytest.raises(ValueError, match="CUDA"):
+        DiffractionFingerprint(**FAST, device="cuda").transform([CRYSTALS["fcc"][0]])
+
+
+def test_parallel_and_batched_runs_match_serial():
+    structures = [CRYSTALS[name][0] for name in sorted(CRYSTALS)]
+    serial = DiffractionFingerprint(**FAST).transform(structures)
+    parallel = DiffractionFingerprint(**FAST, n_jobs=2, batch_size=3).transform(structures)
+    np.testing.assert_allclose(parallel, serial, atol=1e-6)
+
+
+def test_compiled_and_eager_transforms_agree():
+    structures = [CRYSTALS[name][0] for name in ("fcc", "hcp")]
+    eager = DiffractionFingerprint(compile=False).transform(structures)
+    compiled = DiffractionFingerprint(compile=True).transform(structures)
+    np.testing.assert_allclose(compiled, eager, atol=1e-4)
+
+
+def test_pickle_and_clone_keep_parameters():
+    fp = DiffractionFingerprint(n_pixels=48, rotation_angle=30.0)
+    restored = pickle.loads(pickle.dumps(fp))
+    assert restored.get_params() == fp.get_params()
+    assert clone(fp).get_params() == fp.get_params()
+
+
+def test_pipeline_and_grid_search_over_a_fingerprint_parameter():
+    structures, labels = [], []
+    rng = np.random.default_rng(0)
+    for name in ("fcc", "bcc"):
+        base = CRYSTALS[name][0]
+        for _ in range(4):
+            scaled = base.copy()
+            scaled.scale_lattice(base.volume * rng.uniform(0.9, 1.1))
+            structures.append(scaled)
+            labels.append(name)
+    pipe = Pipeline(
+        [
+            ("fingerprint", DiffractionFingerprint(**FAST)),
+            ("flatten", FunctionTransformer(lambda x: x.reshape(len(x), -1))),
+            ("classifier", LogisticRegression(max_iter=200)),
+        ]
+    )
+    search = GridSearchCV(pipe, {"fingerprint__n_pixels": [16, 32]}, cv=2).fit(structures, labels)
+    assert search.best_params_["fingerprint__n_pixels"] in (16, 32)
+    assert search.score(structures, labels) == 1.0

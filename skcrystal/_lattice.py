@@ -498,7 +498,7 @@ def canonical_cluster(cell, frac_coords, numbers, n_atoms):
         # raw estimate is then the better one.
         if IDEAL_RANGE[0] * scale <= ideal <= IDEAL_RANGE[1] * scale:
             scale = ideal
-            n_sites = len(basis) * abs(np.linalg.det(cell) / np.linalg.det(primitive))
+            n_sites = len(basis) * round(abs(np.linalg.det(cell) / np.linalg.det(primitive)))
             occupancy = min(1.0, len(frac_coords) / n_sites)
             centre = central_site(cell, primitive, basis, scale, rotation)
     # A vacant crystal keeps the extent of its parent's cluster: as many atoms as the parent's

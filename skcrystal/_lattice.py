@@ -293,10 +293,17 @@ def central_site(cell, primitive, basis, scale, rotation):
 
 
 def _asymmetry(vectors):
-    """A fixed functional of an environment that no rotation or inversion leaves unchanged."""
+    """A fixed functional of an environment that no rotation or inversion leaves unchanged.
+
+    Polynomials of degree 1 to 4 in the projections on generic directions: odd degrees tell
+    an environment from its inverse (the two diamond sites), degree 4 tells a centrosymmetric
+    environment from its copy turned by 60 degrees about a 3-fold axis (the La a-sites),
+    which degree 2 cannot.
+    """
     weights = np.exp(-np.sum(vectors**2, axis=1))
     projections = vectors @ _GENERIC_DIRECTIONS.T
-    return float(weights @ (projections + projections**2 + projections**3).sum(axis=1))
+    terms = projections + projections**2 + projections**3 + projections**4
+    return float(weights @ terms.sum(axis=1))
 
 
 #: Three directions with no symmetry relation to any lattice, for :func:`_asymmetry`.

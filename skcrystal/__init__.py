@@ -1,11 +1,28 @@
-"""skcrystal: crystal-structure classification from diffraction fingerprints.
+"""skcrystal: crystal-structure classification from two-dimensional diffraction fingerprints.
 
-Public names only; heavy dependencies (torch, pymatgen) are imported when first used.
+Public names only. They are imported on first use, so that ``import skcrystal`` and the
+command line's ``--help`` stay fast (no torch, pymatgen or scikit-learn at import time).
 """
 
-from .fingerprint import DiffractionFingerprint
-from .io import StructureError
+import importlib
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["DiffractionFingerprint", "StructureError", "__version__"]
+_PUBLIC = {
+    "DiffractionFingerprint": "skcrystal.fingerprint",
+    "StructureError": "skcrystal.io",
+}
+
+__all__ = [*_PUBLIC, "__version__"]
+
+
+def __getattr__(name):
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'skcrystal' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

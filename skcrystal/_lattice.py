@@ -30,6 +30,7 @@ input cell itself stands in for the primitive lattice, so the result is still de
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 
@@ -208,8 +209,20 @@ def canonical_rotation(primitive_cell):
     # several equivalent standard frames to choose from.
     metric = cell @ cell.T
     unit = np.abs(metric).max()
-    upright = np.linalg.cholesky(np.round(metric / unit, METRIC_DIGITS))
+    key = tuple(np.round(metric / unit, METRIC_DIGITS).ravel())
+    upright = np.linalg.cholesky(np.reshape(key, (3, 3)))
     to_upright = _nearest_rotation(np.linalg.solve(cell / np.sqrt(unit), upright))
+    return _nearest_rotation(_standard_rotation(key)) @ to_upright.T
+
+
+@functools.lru_cache(maxsize=4096)
+def _standard_rotation(metric):
+    """spglib's rotation of the upright lattice with this (rounded, normalised) metric.
+
+    Cached: crystals of one lattice shape (every cubic crystal, every copy of a prototype)
+    share it, and spglib takes milliseconds even for a bare lattice.
+    """
+    upright = np.linalg.cholesky(np.reshape(metric, (3, 3)))
     try:
         with warnings.catch_warnings():
             # spglib 2.5+ warns about its error-handling mode on every call.
@@ -219,9 +232,7 @@ def canonical_rotation(primitive_cell):
             )
     except Exception:  # noqa: BLE001 -- spglib >= 2.5 raises where older versions returned None
         dataset = None
-    standard = np.eye(3) if dataset is None else np.asarray(dataset.std_rotation_matrix, dtype=float)
-    rotation = _nearest_rotation(standard) @ to_upright.T
-    return rotation
+    return np.eye(3) if dataset is None else np.asarray(dataset.std_rotation_matrix, dtype=float)
 
 
 def _nearest_rotation(matrix):

@@ -184,6 +184,24 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
 
     def render(self, clusters):
         """Images of canonical clusters, shape ``(n, 3, n_pixels, n_pixels)``, float32."""
+        n = self.n_pixels
+        intensity = self.patterns(clusters)
+        image = intensity.reshape(len(clusters), 3, 2, n, n).sum(axis=2)
+        centre = (n - 1) / 2
+        i, j = np.meshgrid(np.arange(n) - centre, np.arange(n) - centre, indexing="ij")
+        image[:, :, np.hypot(i, j) <= self.beam_stop_radius] = 0.0
+        low = image.min(axis=(1, 2, 3), keepdims=True)
+        span = image.max(axis=(1, 2, 3), keepdims=True) - low
+        return ((image - low) / np.where(span > 0, span, 1.0)).astype(np.float32)
+
+    def patterns(self, clusters):
+        """Diffraction patterns ``Omega |F|^2`` of canonical clusters, before any scaling.
+
+        Returns
+        -------
+        ndarray of shape (n, 6, n_pixels, n_pixels)
+            One pattern per rotation, in the order of :func:`skcrystal._diffraction.rotations`.
+        """
         import torch
 
         device = torch.device(self.device)
@@ -197,19 +215,12 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         q = torch.as_tensor(q, dtype=torch.float32, device=device)
         s = np.linalg.norm(pixels, axis=1) / 2
         use_compiled = self._use_compiled(device, len(clusters))
-        images = []
-        for start in range(0, len(clusters), self.batch_size):
-            batch = clusters[start : start + self.batch_size]
-            images.append(self._batch_intensities(batch, q, s, device, use_compiled))
-        intensity = np.concatenate(images) * solid_angle.reshape(1, 1, -1)
+        batches = [
+            self._batch_intensities(clusters[start : start + self.batch_size], q, s, device, use_compiled)
+            for start in range(0, len(clusters), self.batch_size)
+        ]
         n = self.n_pixels
-        image = intensity.reshape(len(clusters), 3, 2, n, n).sum(axis=2)
-        centre = (n - 1) / 2
-        i, j = np.meshgrid(np.arange(n) - centre, np.arange(n) - centre, indexing="ij")
-        image[:, :, np.hypot(i, j) <= self.beam_stop_radius] = 0.0
-        low = image.min(axis=(1, 2, 3), keepdims=True)
-        span = image.max(axis=(1, 2, 3), keepdims=True) - low
-        return ((image - low) / np.where(span > 0, span, 1.0)).astype(np.float32)
+        return (np.concatenate(batches) * solid_angle.reshape(1, 1, -1)).reshape(len(clusters), 6, n, n)
 
     def _use_compiled(self, device, n_crystals):
         if device.type != "cpu" or self.compile is False:

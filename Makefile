@@ -1,0 +1,33 @@
+# The two commands of the README: `make demo` (the main job) and `make test`.
+# Both create or reuse a virtual environment in .venv and install what they need.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of this version is on disk on the project's machines; elsewhere pip fetches it.
+TORCH_VERSION ?= 2.13.0
+STAMP := $(VENV)/.skcrystal-installed
+
+.PHONY: demo test benchmark clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	# torch first: a dependency that asks for "torch" would otherwise pull a CUDA build.
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet torch==$(TORCH_VERSION)
+	$(BIN)/python -m pip install --quiet -e ".[tests]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/skcrystal fingerprint skcrystal/data/examples/* --output-dir demo_output
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/bench_fingerprint.py
+
+clean:
+	rm -rf $(VENV) demo_output .pytest_cache .hypothesis

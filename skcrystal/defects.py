@@ -1,0 +1,424 @@
+"""Defect generators and the paper's targeted transformations.
+
+:class:`Vacancies`, :class:`Displacements` and :class:`Substitutions` are scikit-learn
+transformers, structures in and structures out, each first expanding a crystal to a supercell
+of at least ``min_atoms`` atoms (so that 1 % vacancies means something). Use them
+
+* to build defective test sets: ``Vacancies(fraction=0.2, random_state=0).transform(X)``;
+* to augment a training set at fit time only, with :class:`Augmenter`, a sampler with
+  imbalanced-learn's ``fit_resample`` protocol: inside an ``imblearn.pipeline.Pipeline`` it
+  adds defective copies while fitting and is skipped when predicting.
+
+Also :func:`bcc_to_sc` (remove body-centre atoms of bcc) and :func:`rhombohedral_path` (the
+A_hR1 prototype, fcc at 60, sc at 90 and bcc at 109.47 degrees).
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from .io import check_sequence, to_structure
+
+#: Supercells grow until they hold at least this many atoms, by default.
+MIN_ATOMS = 256
+#: Largest ratio of the longest to the shortest side of a supercell.
+SUPERCELL_ASPECT = 1.25
+
+
+def supercell(structure, min_atoms=MIN_ATOMS):
+    """The smallest near-isotropic diagonal supercell with at least ``min_atoms`` atoms.
+
+    Multiplies the vectors of the LLL-reduced cell by integers ``k_i`` so that the sides
+    ``k_i |a_i|`` differ by at most a factor ``SUPERCELL_ASPECT``, with as few atoms as
+    possible (ties: the shorter longest side).
+
+    Examples
+    --------
+    >>> from pymatgen.core import Lattice, Structure
+    >>> fe = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    >>> len(supercell(fe, 256)), supercell(fe, 256).lattice.abc  # doctest: +ELLIPSIS
+    (300, (14.35..., 14.35..., 17.22...))
+    """
+    from pymatgen.core import Lattice, Structure
+
+    if len(structure) >= min_atoms:
+        return structure.copy()
+    reduced = structure.lattice.lll_matrix
+    frac = structure.frac_coords @ np.linalg.inv(structure.lattice.lll_mapping)
+    structure = Structure(Lattice(reduced), structure.species, frac % 1.0)
+    lengths = np.linalg.norm(reduced, axis=1)
+    longest = max(lengths) * int(np.ceil(min_atoms / len(structure)))
+    ranges = [np.arange(1, int(np.ceil(longest / length)) + 1) for length in lengths]
+    factors = np.stack(np.meshgrid(*ranges, indexing="ij"), axis=-1).reshape(-1, 3)
+    sides = factors * lengths
+    atoms = len(structure) * factors.prod(axis=1)
+    ok = (atoms >= min_atoms) & (sides.max(axis=1) <= SUPERCELL_ASPECT * sides.min(axis=1))
+    best = np.lexsort((sides.max(axis=1)[ok], atoms[ok]))[0]
+    return structure * tuple(int(k) for k in factors[ok][best])
+
+
+class _DefectGenerator(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+    """Base of the defect transformers: validation, supercell, per-structure randomness."""
+
+    def fit(self, X=None, y=None):
+        """Validate the parameters; nothing is learnt.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        return self
+
+    def transform(self, X):
+        """Defective copies of the structures of ``X``.
+
+        Parameters
+        ----------
+        X : sequence of Structure, Atoms or path
+
+        Returns
+        -------
+        list of pymatgen.core.Structure
+        """
+        self._validate_params()
+        self._check()
+        rng = check_random_state(self.random_state)
+        out = []
+        for index, item in enumerate(check_sequence(X)):
+            structure = supercell(to_structure(item, index), self.min_atoms)
+            out.append(self._apply(structure, rng))
+        return out
+
+    def _check(self):
+        """Cross-parameter checks (subclasses)."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.requires_fit = False
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+
+class Vacancies(_DefectGenerator):
+    """Remove a fraction of the atoms at random.
+
+    Parameters
+    ----------
+    fraction : float, default=0.1
+        Fraction of atoms removed, in [0, 1); exactly ``round(fraction * n)`` of the
+        supercell's ``n`` atoms go.
+    min_atoms : int, default=256
+        Structures are first expanded to a supercell of at least this many atoms.
+    random_state : int, RandomState instance or None, default=None
+
+    Examples
+    --------
+    >>> from pymatgen.core import Lattice, Structure
+    >>> cu = Structure(Lattice.cubic(3.6), ["Cu"] * 4, [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    >>> [len(s) for s in Vacancies(fraction=0.25, random_state=0).transform([cu])]
+    [192]
+    """
+
+    _parameter_constraints = {
+        "fraction": [Interval(Real, 0, 1, closed="left")],
+        "min_atoms": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, fraction=0.1, *, min_atoms=MIN_ATOMS, random_state=None):
+        self.fraction = fraction
+        self.min_atoms = min_atoms
+        self.random_state = random_state
+
+    def _apply(self, structure, rng):
+        n_remove = int(round(self.fraction * len(structure)))
+        structure.remove_sites(rng.choice(len(structure), size=n_remove, replace=False).tolist())
+        return structure
+
+
+class Displacements(_DefectGenerator):
+    """Displace every atom by Gaussian noise, independently per Cartesian component.
+
+    Parameters
+    ----------
+    sigma : float, default=None
+        Standard deviation per Cartesian component, Angstrom.
+    lindemann : float, default=None
+        Alternative to ``sigma`` for amorphisation studies: ``sigma`` as a fraction of the
+        structure's nearest-neighbour distance. Give exactly one of the two.
+    min_atoms : int, default=256
+    random_state : int, RandomState instance or None, default=None
+
+    Examples
+    --------
+    >>> from pymatgen.core import Lattice, Structure
+    >>> fe = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    >>> [hot] = Displacements(sigma=0.05, random_state=0).transform([fe])
+    >>> len(hot)
+    300
+    """
+
+    _parameter_constraints = {
+        "sigma": [Interval(Real, 0, None, closed="left"), None],
+        "lindemann": [Interval(Real, 0, None, closed="left"), None],
+        "min_atoms": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, sigma=None, *, lindemann=None, min_atoms=MIN_ATOMS, random_state=None):
+        self.sigma = sigma
+        self.lindemann = lindemann
+        self.min_atoms = min_atoms
+        self.random_state = random_state
+
+    def _check(self):
+        if (self.sigma is None) == (self.lindemann is None):
+            raise ValueError(
+                f"Give exactly one of sigma (Angstrom) and lindemann (fraction of the nearest-"
+                f"neighbour distance); got sigma={self.sigma!r}, lindemann={self.lindemann!r}."
+            )
+
+    def _apply(self, structure, rng):
+        from pymatgen.core import Structure
+
+        from ._lattice import median_neighbour_distance
+
+        sigma = self.sigma
+        if sigma is None:
+            sigma = self.lindemann * median_neighbour_distance(structure.cart_coords @ np.eye(3))
+        coords = structure.cart_coords + rng.normal(0.0, sigma, size=(len(structure), 3))
+        return Structure(structure.lattice, structure.species, coords, coords_are_cartesian=True)
+
+
+class Substitutions(_DefectGenerator):
+    """Replace a fraction of the atoms by other species (random alloys).
+
+    Parameters
+    ----------
+    fraction : float, default=0.1
+        Fraction of atoms replaced, in [0, 1); exactly ``round(fraction * n)`` of them.
+    species : str or sequence of str, default="Cu"
+        Replacing species, drawn with equal probability for each replaced atom: one species
+        makes a binary alloy of an elemental crystal, two a ternary one.
+    min_atoms : int, default=256
+    random_state : int, RandomState instance or None, default=None
+
+    Examples
+    --------
+    >>> from pymatgen.core import Lattice, Structure
+    >>> fe = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    >>> [alloy] = Substitutions(fraction=0.25, species="Ni", random_state=0).transform([fe])
+    >>> alloy.composition.reduced_formula
+    'Fe3Ni'
+    """
+
+    _parameter_constraints = {
+        "fraction": [Interval(Real, 0, 1, closed="left")],
+        "species": [str, list, tuple],
+        "min_atoms": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, fraction=0.1, *, species="Cu", min_atoms=MIN_ATOMS, random_state=None):
+        self.fraction = fraction
+        self.species = species
+        self.min_atoms = min_atoms
+        self.random_state = random_state
+
+    def _check(self):
+        from pymatgen.core import Element
+
+        for symbol in self._species():
+            try:
+                Element(symbol)
+            except (ValueError, KeyError):
+                raise ValueError(f"species: {symbol!r} is not a chemical element.") from None
+
+    def _species(self):
+        return [self.species] if isinstance(self.species, str) else list(self.species)
+
+    def _apply(self, structure, rng):
+        species = self._species()
+        chosen = rng.choice(len(structure), size=int(round(self.fraction * len(structure))), replace=False)
+        for site, kind in zip(chosen, rng.randint(len(species), size=len(chosen))):
+            structure.replace(int(site), species[kind])
+        return structure
+
+
+class Augmenter(BaseEstimator):
+    """Add defective copies of the training structures at fit time only.
+
+    A sampler in imbalanced-learn's protocol: ``fit_resample(X, y)`` returns the original
+    structures (with ``keep_original``) followed by ``n_copies`` defective copies of each made
+    by every generator, with their labels. Inside an ``imblearn.pipeline.Pipeline`` samplers
+    act during ``fit`` only, so predictions see the data as given.
+
+    Parameters
+    ----------
+    generators : list of transformer
+        Defect generators, e.g. ``[Vacancies(fraction=0.2), Displacements(sigma=0.02)]``.
+    n_copies : int, default=1
+        Defective copies per structure and generator.
+    keep_original : bool, default=True
+    random_state : int, RandomState instance or None, default=None
+        Seeds the generators (their own ``random_state`` is overridden).
+
+    Examples
+    --------
+    >>> from pymatgen.core import Lattice, Structure
+    >>> fe = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    >>> X, y = Augmenter([Vacancies(fraction=0.1)], n_copies=2, random_state=0).fit_resample([fe], ["bcc"])
+    >>> [len(s) for s in X], y.tolist()
+    ([2, 270, 270], ['bcc', 'bcc', 'bcc'])
+    """
+
+    _parameter_constraints = {
+        "generators": [list],
+        "n_copies": [Interval(Integral, 0, None, closed="left")],
+        "keep_original": ["boolean"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, generators, *, n_copies=1, keep_original=True, random_state=None):
+        self.generators = generators
+        self.n_copies = n_copies
+        self.keep_original = keep_original
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        """Check the parameters; nothing is learnt.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        return self
+
+    def fit_resample(self, X, y):
+        """Originals and defective copies, with their labels.
+
+        Parameters
+        ----------
+        X : sequence of Structure, Atoms or path
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        X_resampled : list
+        y_resampled : ndarray
+        """
+        self.fit(X, y)
+        items = check_sequence(X)
+        y = np.asarray(y)
+        if len(y) != len(items):
+            raise ValueError(f"X has {len(items)} structures but y has {len(y)} labels.")
+        rng = check_random_state(self.random_state)
+        out_X = list(items) if self.keep_original else []
+        out_y = [y] if self.keep_original else []
+        for generator in self.generators:
+            for _ in range(self.n_copies):
+                seeded = clone(generator).set_params(random_state=rng.randint(2**31 - 1))
+                out_X.extend(seeded.transform(items))
+                out_y.append(y)
+        return out_X, np.concatenate(out_y) if out_y else y[:0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        return tags
+
+
+def bcc_to_sc(structure, fraction_removed, *, min_atoms=MIN_ATOMS, random_state=None):
+    """Remove a fraction of the body-centre atoms of a bcc crystal (the paper's Fig. 4b).
+
+    At 0 the crystal is bcc, at 1 simple cubic; in between, a bcc crystal with vacancies on
+    one of its two simple-cubic sublattices.
+
+    Parameters
+    ----------
+    structure : Structure, Atoms or path
+        A pristine bcc crystal in any cell.
+    fraction_removed : float
+        In [0, 1].
+    min_atoms : int, default=256
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    pymatgen.core.Structure
+
+    Examples
+    --------
+    >>> from pymatgen.core import Lattice, Structure
+    >>> fe = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    >>> len(bcc_to_sc(fe, 0.5, random_state=0))  # 6 x 6 x 6 cubes, 108 of 216 centres gone
+    324
+    """
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    if not 0 <= fraction_removed <= 1:
+        raise ValueError(f"fraction_removed must be in [0, 1], got {fraction_removed!r}.")
+    structure = to_structure(structure)
+    analyzer = SpacegroupAnalyzer(structure, symprec=1e-3)
+    if analyzer.get_space_group_number() != 229:
+        raise ValueError(
+            f"bcc_to_sc needs a bcc crystal (space group 229); spglib finds "
+            f"{analyzer.get_space_group_symbol()} ({analyzer.get_space_group_number()})."
+        )
+    cubic = analyzer.get_conventional_standard_structure()
+    n = int(np.ceil((min_atoms / 2) ** (1 / 3)))
+    big = cubic * (n, n, n)
+    # Body centres sit at half-integer coordinates of the conventional cube.
+    centres = np.flatnonzero(np.all(np.abs((big.frac_coords * n) % 1 - 0.5) < 1e-3, axis=1))
+    rng = check_random_state(random_state)
+    n_remove = int(round(fraction_removed * len(centres)))
+    big.remove_sites(sorted(rng.choice(centres, size=n_remove, replace=False).tolist()))
+    return big
+
+
+def rhombohedral_path(alpha, *, element="Po", nn_distance=None, conventional=False):
+    """The A_hR1 prototype at rhombohedral angle ``alpha`` (the paper's Fig. 4d).
+
+    One atom per rhombohedral primitive cell of equal edges and angles ``alpha``: fcc at 60,
+    simple cubic at 90 and bcc at 109.47 degrees (acos(-1/3)), rhombohedral (R-3m) in between.
+
+    Parameters
+    ----------
+    alpha : float
+        Rhombohedral angle, degrees, in (0, 120).
+    element : str, default="Po"
+    nn_distance : float, default=None
+        Edge of the rhombohedral cell, Angstrom; default: twice the element's atomic radius.
+        (The nearest-neighbour distance equals the edge for alpha >= 60 degrees up to
+        90, and shrinks below it beyond, as the body diagonal shortens.)
+    conventional : bool, default=False
+        Return the hexagonal-setting cell (3 atoms) instead of the primitive one.
+
+    Returns
+    -------
+    pymatgen.core.Structure
+
+    Examples
+    --------
+    >>> [round(x, 3) for x in rhombohedral_path(90.0, nn_distance=3.0).lattice.angles]
+    [90.0, 90.0, 90.0]
+    """
+    from pymatgen.core import Element, Lattice, Structure
+
+    if not 0 < alpha < 120:
+        raise ValueError(f"alpha must be in (0, 120) degrees, got {alpha!r}.")
+    edge = 2 * float(Element(element).atomic_radius) if nn_distance is None else float(nn_distance)
+    primitive = Structure(Lattice.from_parameters(edge, edge, edge, alpha, alpha, alpha), [element], [[0, 0, 0]])
+    if conventional:
+        from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+        return SpacegroupAnalyzer(primitive, symprec=1e-5).get_conventional_standard_structure()
+    return primitive

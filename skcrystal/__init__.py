@@ -9,14 +9,19 @@ import importlib
 __version__ = "0.1.0.dev0"
 
 _PUBLIC = {
+    "CLASSES": "skcrystal.datasets",
     "DiffractionFingerprint": "skcrystal.fingerprint",
+    "SpglibBaseline": "skcrystal.baseline",
     "StructureError": "skcrystal.io",
+    "make_prototype_dataset": "skcrystal.datasets",
 }
 
 __all__ = [*_PUBLIC, "__version__"]
 
 
 def __getattr__(name):
+    if name in ("datasets", "defects"):
+        return importlib.import_module(f"skcrystal.{name}")
     if name in _PUBLIC:
         value = getattr(importlib.import_module(_PUBLIC[name]), name)
         globals()[name] = value

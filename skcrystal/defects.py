@@ -15,6 +15,7 @@ A_hR1 prototype, fcc at 60, sc at 90 and bcc at 109.47 degrees).
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -367,13 +368,13 @@ def bcc_to_sc(structure, fraction_removed, *, min_atoms=MIN_ATOMS, random_state=
     if not 0 <= fraction_removed <= 1:
         raise ValueError(f"fraction_removed must be in [0, 1], got {fraction_removed!r}.")
     structure = to_structure(structure)
-    analyzer = SpacegroupAnalyzer(structure, symprec=1e-3)
-    if analyzer.get_space_group_number() != 229:
-        raise ValueError(
-            f"bcc_to_sc needs a bcc crystal (space group 229); spglib finds "
-            f"{analyzer.get_space_group_symbol()} ({analyzer.get_space_group_number()})."
-        )
-    cubic = analyzer.get_conventional_standard_structure()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # spglib's, on every call
+        analyzer = SpacegroupAnalyzer(structure, symprec=1e-3)
+        number = analyzer.get_space_group_number()
+        cubic = analyzer.get_conventional_standard_structure()
+    if number != 229:
+        raise ValueError(f"bcc_to_sc needs a bcc crystal (space group 229); spglib finds {number}.")
     n = int(np.ceil((min_atoms / 2) ** (1 / 3)))
     big = cubic * (n, n, n)
     # Body centres sit at half-integer coordinates of the conventional cube.
@@ -420,5 +421,7 @@ def rhombohedral_path(alpha, *, element="Po", nn_distance=None, conventional=Fal
     if conventional:
         from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-        return SpacegroupAnalyzer(primitive, symprec=1e-5).get_conventional_standard_structure()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # spglib's, on every call
+            return SpacegroupAnalyzer(primitive, symprec=1e-5).get_conventional_standard_structure()
     return primitive

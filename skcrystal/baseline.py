@@ -1,0 +1,117 @@
+"""The symmetry-finder baseline: spglib's space group mapped to a class."""
+
+from __future__ import annotations
+
+from numbers import Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+
+from .datasets import CLASSES, class_of_space_group, space_groups
+from .io import check_sequence, to_structure
+
+#: The paper's three spglib settings: (symprec in Angstrom, angle_tolerance in degrees).
+SETTINGS = {"tight": (1e-3, 1.0), "medium": (1e-2, 1.0), "loose": (1e-1, 5.0)}
+
+#: What the baseline predicts when the space group is none of the seven classes'.
+UNKNOWN = "unknown"
+
+
+class SpglibBaseline(ClassifierMixin, BaseEstimator):
+    """Classify crystals by the space group spglib finds within a tolerance.
+
+    Needs no training data: ``fit`` only records the classes. ``predict`` maps spglib's
+    space group to one of :data:`skcrystal.datasets.CLASSES` (139, 141, 166 and 194, 221, 225,
+    227, 229) or to ``"unknown"``. The paper compares with three settings
+    (``skcrystal.baseline.SETTINGS``):
+
+    ========  ==============  ======================
+    setting   symprec (A)     angle_tolerance (deg)
+    ========  ==============  ======================
+    tight     1e-3            1
+    medium    1e-2            1
+    loose     1e-1            5
+    ========  ==============  ======================
+
+    A symmetry finder needs every atom: one vacancy in a supercell leaves space group 1 and the
+    answer ``"unknown"`` at any tolerance, and displacements larger than ``symprec`` do the
+    same.
+
+    Parameters
+    ----------
+    symprec : float, default=1e-3
+        Distance tolerance, Angstrom.
+    angle_tolerance : float, default=1.0
+        Angle tolerance of the lattice, degrees.
+
+    Attributes
+    ----------
+    classes_ : ndarray of str
+        The classes seen in ``fit`` (all of ``CLASSES`` if ``fit`` had no labels) and
+        ``"unknown"``.
+
+    Examples
+    --------
+    >>> from pymatgen.core import Lattice, Structure
+    >>> fe = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    >>> SpglibBaseline().fit().predict([fe])
+    array(['bcc'], dtype=object)
+    """
+
+    _parameter_constraints = {
+        "symprec": [Interval(Real, 0, None, closed="neither")],
+        "angle_tolerance": [Interval(Real, None, None, closed="neither")],
+    }
+
+    def __init__(self, symprec=1e-3, angle_tolerance=1.0):
+        self.symprec = symprec
+        self.angle_tolerance = angle_tolerance
+
+    def fit(self, X=None, y=None):
+        """Record the classes; nothing is learnt.
+
+        Parameters
+        ----------
+        X : ignored
+        y : array-like of str, default=None
+            Labels; their unique values (and ``"unknown"``) become ``classes_``.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        labels = set(CLASSES) if y is None else set(np.asarray(y).tolist())
+        self.classes_ = np.array(sorted(labels | {UNKNOWN}), dtype=object)
+        return self
+
+    def space_groups(self, X):
+        """spglib's space-group number of each structure (0 where spglib finds none)."""
+        return np.array(
+            [
+                space_groups(to_structure(item, index), (self.symprec,), self.angle_tolerance)[0]
+                for index, item in enumerate(check_sequence(X))
+            ]
+        )
+
+    def predict(self, X):
+        """Class of each structure, or ``"unknown"``.
+
+        Parameters
+        ----------
+        X : sequence of Structure, Atoms or path
+
+        Returns
+        -------
+        ndarray of str (object dtype)
+        """
+        check_is_fitted(self)
+        return np.array([class_of_space_group(n) for n in self.space_groups(X)], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.requires_fit = True
+        return tags

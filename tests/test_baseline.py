@@ -1,0 +1,71 @@
+"""SpglibBaseline: the paper's pattern of a symmetry finder under defects."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.estimator_checks import check_get_params_invariance, check_set_params
+
+from conftest import CRYSTALS
+from skcrystal import SpglibBaseline, StructureError
+from skcrystal.baseline import SETTINGS
+from skcrystal.datasets import make_prototype_dataset
+from skcrystal.defects import Displacements, Vacancies
+
+STRUCTURES = [structure for structure, _ in CRYSTALS.values()]
+LABELS = [label for _, label in CRYSTALS.values()]
+
+
+@pytest.mark.parametrize("setting", sorted(SETTINGS))
+def test_correct_on_pristine_crystals_in_any_cell(setting):
+    symprec, angle = SETTINGS[setting]
+    structures, labels = make_prototype_dataset(4, random_state=11)
+    baseline = SpglibBaseline(symprec=symprec, angle_tolerance=angle).fit(structures, labels)
+    assert baseline.score(structures, labels) == 1.0
+
+
+@pytest.mark.parametrize("setting", sorted(SETTINGS))
+def test_wrong_already_at_one_percent_vacancies(setting):
+    symprec, angle = SETTINGS[setting]
+    # 1 % of a 100-atom supercell: one vacancy is enough.
+    defective = Vacancies(fraction=0.01, min_atoms=100, random_state=0).transform(STRUCTURES)
+    predictions = SpglibBaseline(symprec=symprec, angle_tolerance=angle).fit().predict(defective)
+    assert not np.any(predictions == np.array(LABELS, dtype=object))
+
+
+def test_loose_setting_survives_tiny_displacements_but_not_large_ones():
+    loose = SpglibBaseline(*SETTINGS["loose"]).fit()
+    small = Displacements(sigma=0.001, min_atoms=64, random_state=0).transform(STRUCTURES)
+    large = Displacements(sigma=0.06, min_atoms=64, random_state=0).transform(STRUCTURES)
+    assert loose.score(small, LABELS) == 1.0
+    assert loose.score(large, LABELS) == 0.0
+    tight = SpglibBaseline(*SETTINGS["tight"]).fit()
+    medium = Displacements(sigma=0.01, min_atoms=64, random_state=0).transform(STRUCTURES)
+    assert tight.score(medium, LABELS) == 0.0
+
+
+def test_classes_and_unknown():
+    baseline = SpglibBaseline().fit(None, ["fcc", "bcc", "fcc"])
+    assert baseline.classes_.tolist() == ["bcc", "fcc", "unknown"]
+    assert "unknown" in SpglibBaseline().fit().classes_
+    with pytest.raises(NotFittedError):
+        SpglibBaseline().predict(STRUCTURES)
+
+
+def test_bad_item_is_named():
+    with pytest.raises(StructureError, match=r"X\[1\]"):
+        SpglibBaseline().fit().predict([STRUCTURES[0], "missing.cif"])
+
+
+def test_estimator_contract():
+    check_get_params_invariance("SpglibBaseline", SpglibBaseline())
+    check_set_params("SpglibBaseline", SpglibBaseline())
+    assert clone(SpglibBaseline(symprec=0.1)).symprec == 0.1
+
+
+def test_spglib_says_nothing_on_the_terminal(capfd, recwarn):
+    defective = Vacancies(fraction=0.05, random_state=0).transform(STRUCTURES[:2])
+    SpglibBaseline().fit().predict(defective)
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err == ""
+    assert not [w for w in recwarn if "spglib" in str(w.filename)]

@@ -31,11 +31,12 @@ input cell itself stands in for the primitive lattice, so the result is still de
 from __future__ import annotations
 
 import functools
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import spglib
+
+from ._spglib import quiet
 
 #: Largest ``|G|`` searched for Bragg peaks, in units of ``1 / (V/N)**(1/3)``. Covers at least
 #: two shells of the primitive reciprocal lattice of every class, also at 70 % vacancies.
@@ -224,12 +225,8 @@ def _standard_rotation(metric):
     """
     upright = np.linalg.cholesky(np.reshape(metric, (3, 3)))
     try:
-        with warnings.catch_warnings():
-            # spglib 2.5+ warns about its error-handling mode on every call.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            dataset = spglib.get_symmetry_dataset(
-                (upright, [[0.0, 0.0, 0.0]], [1]), symprec=LATTICE_SYMPREC
-            )
+        with quiet():
+            dataset = spglib.get_symmetry_dataset((upright, [[0.0, 0.0, 0.0]], [1]), symprec=LATTICE_SYMPREC)
     except Exception:  # noqa: BLE001 -- spglib >= 2.5 raises where older versions returned None
         dataset = None
     return np.eye(3) if dataset is None else np.asarray(dataset.std_rotation_matrix, dtype=float)

@@ -9,10 +9,11 @@ elements and the free parameters sampled over physically sensible ranges.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
+
+from ._spglib import quiet
 
 #: The paper's seven classes, in the paper's order.
 CLASSES = ("bct139", "bct141", "hex/rh", "sc", "fcc", "diam", "bcc")
@@ -186,8 +187,7 @@ def space_groups(structure, symprecs=VERIFY_SYMPREC, angle_tolerance=-1.0):
 
     cell = (structure.lattice.matrix, structure.frac_coords, structure.atomic_numbers)
     numbers = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet():
         for symprec in symprecs:
             try:
                 dataset = spglib.get_symmetry_dataset(cell, symprec=symprec, angle_tolerance=angle_tolerance)

@@ -15,7 +15,6 @@ A_hR1 prototype, fcc at 60, sc at 90 and bcc at 109.47 degrees).
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -23,6 +22,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._spglib import quiet
 from .io import check_sequence, to_structure
 
 #: Supercells grow until they hold at least this many atoms, by default.
@@ -368,8 +368,7 @@ def bcc_to_sc(structure, fraction_removed, *, min_atoms=MIN_ATOMS, random_state=
     if not 0 <= fraction_removed <= 1:
         raise ValueError(f"fraction_removed must be in [0, 1], got {fraction_removed!r}.")
     structure = to_structure(structure)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # spglib's, on every call
+    with quiet():
         analyzer = SpacegroupAnalyzer(structure, symprec=1e-3)
         number = analyzer.get_space_group_number()
         cubic = analyzer.get_conventional_standard_structure()
@@ -421,7 +420,6 @@ def rhombohedral_path(alpha, *, element="Po", nn_distance=None, conventional=Fal
     if conventional:
         from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # spglib's, on every call
+        with quiet():
             return SpacegroupAnalyzer(primitive, symprec=1e-5).get_conventional_standard_structure()
     return primitive

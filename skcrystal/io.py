@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-#: Atoms closer than this (Angstrom, periodic images included) are "on top of each other".
-MIN_DISTANCE = 0.5
+#: Atoms closer than this (Angstrom, periodic images included) are "on top of each other":
+#: far below any bond (H2: 0.74 A), so it catches duplicated atoms, not strong thermal noise.
+MIN_DISTANCE = 0.2
 #: File name endings that ASE reads only when told the format.
 _ASE_FORMATS = {".lmp": "lammps-data", ".data": "lammps-data", ".lammps": "lammps-data"}
 
@@ -40,6 +41,14 @@ class StructureError(ValueError):
         self.reason = reason
         super().__init__(f"{describe(item, index)}: {reason}")
 
+    def __reduce__(self):
+        # Keyword-only fields: the default pickling (used by joblib workers) would lose them.
+        return _restore_error, (self.reason, self.index, self.item)
+
+
+def _restore_error(reason, index, item):
+    return StructureError(reason, index=index, item=item)
+
 
 def describe(item, index=None):
     """Short name of an item for messages, e.g. ``"X[2] ('Fe.cif')"``.
@@ -50,6 +59,8 @@ def describe(item, index=None):
     "X[2] ('Fe.cif')"
     """
     prefix = "item" if index is None else f"X[{index}]"
+    if item is None:
+        return "structure" if index is None else prefix
     if isinstance(item, (str, os.PathLike)):
         return f"{prefix} ({os.fspath(item)!r})"
     formula = getattr(item, "formula", None)

@@ -114,3 +114,20 @@ def test_x_itself_must_be_a_non_empty_sequence(X, error):
 def test_describe_names_objects_by_type_and_formula():
     assert describe(FE, 0) == "X[0] (Structure Fe2)"
     assert describe(bulk("Cu"), 3) == "X[3] (Atoms Cu)"
+
+
+def test_errors_survive_pickling_as_in_joblib_workers():
+    import pickle
+
+    error = StructureError("no atoms", index=3, item="empty.cif")
+    restored = pickle.loads(pickle.dumps(error))
+    assert str(restored) == str(error) == "X[3] ('empty.cif'): no atoms"
+    assert (restored.index, restored.item, restored.reason) == (3, "empty.cif", "no atoms")
+
+
+def test_strong_thermal_noise_is_not_an_overlap():
+    rng = np.random.default_rng(0)
+    light = Structure(Lattice.cubic(1.4), ["F"], [[0, 0, 0]]) * (6, 6, 6)
+    coords = light.cart_coords + rng.normal(0, 0.1, (len(light), 3))
+    noisy = Structure(light.lattice, light.species, coords, coords_are_cartesian=True)
+    assert len(to_structure(noisy)) == len(light)

@@ -10,6 +10,7 @@ __version__ = "0.1.0.dev0"
 
 _PUBLIC = {
     "CLASSES": "skcrystal.datasets",
+    "CrystalClassifier": "skcrystal.classifier",
     "DiffractionFingerprint": "skcrystal.fingerprint",
     "SpglibBaseline": "skcrystal.baseline",
     "StructureError": "skcrystal.io",

@@ -193,7 +193,7 @@ class Displacements(_DefectGenerator):
 
         sigma = self.sigma
         if sigma is None:
-            sigma = self.lindemann * median_neighbour_distance(structure.cart_coords @ np.eye(3))
+            sigma = self.lindemann * median_neighbour_distance(structure.cart_coords)
         coords = structure.cart_coords + rng.normal(0.0, sigma, size=(len(structure), 3))
         return Structure(structure.lattice, structure.species, coords, coords_are_cartesian=True)
 

@@ -1,0 +1,300 @@
+"""The paper's ConvNet and :class:`CrystalClassifier`, a skorch ``NeuralNetClassifier``."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from skorch import NeuralNetClassifier
+from skorch.dataset import ValidSplit
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import Bunch
+from torch import nn
+
+
+class BatchNorm1d(nn.BatchNorm1d):
+    """Batch normalisation that also takes a one-sample batch in training.
+
+    A batch of one has no batch statistics (torch raises); it is normalised with the running
+    statistics instead, and leaves them unchanged. That happens to the last batch of an epoch
+    whenever the training-set size is one more than a multiple of the batch size.
+    """
+
+    def forward(self, x):
+        if self.training and x.shape[0] == 1:
+            return nn.functional.batch_norm(
+                x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps
+            )
+        return super().forward(x)
+
+
+class ConvNet(nn.Module):
+    """The ConvNet of Ziletti et al. (2018), Table 2.
+
+    Six 7 x 7 convolutions with "same" padding and ReLU (32, 32 filters, 2 x 2 max-pool,
+    16, 16, max-pool, 8, 8), then a fully connected layer of 128 units with ReLU, dropout
+    and batch normalisation, and a linear output of one logit per class (the softmax is the
+    loss's and ``predict_proba``'s).
+
+    Parameters
+    ----------
+    n_classes : int, default=7
+    n_channels : int, default=3
+        Channels of the input images.
+    n_pixels : int, default=64
+        Side of the (square) input images.
+    filters : tuple of int, default=(32, 32, 16, 16, 8, 8)
+        Filters of the six convolutions; a max-pool follows the second and the fourth.
+    kernel_size : int, default=7
+    hidden : int, default=128
+    dropout : float, default=0.25
+
+    Examples
+    --------
+    >>> net = ConvNet(n_classes=7, n_pixels=32)
+    >>> net(torch.zeros(2, 3, 32, 32)).shape
+    torch.Size([2, 7])
+    """
+
+    def __init__(
+        self,
+        n_classes=7,
+        n_channels=3,
+        n_pixels=64,
+        filters=(32, 32, 16, 16, 8, 8),
+        kernel_size=7,
+        hidden=128,
+        dropout=0.25,
+    ):
+        super().__init__()
+        layers, channels, side = [], n_channels, n_pixels
+        for index, width in enumerate(filters):
+            # nn.ReLU modules (not F.relu): attribution methods hook them.
+            layers += [nn.Conv2d(channels, width, kernel_size, padding="same"), nn.ReLU()]
+            channels = width
+            if index in (1, 3):
+                layers.append(nn.MaxPool2d(2))
+                side //= 2
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(channels * side * side, hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            BatchNorm1d(hidden),
+            nn.Linear(hidden, n_classes),
+        )
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+class CrystalClassifier(NeuralNetClassifier):
+    """Classify diffraction fingerprints with the paper's ConvNet.
+
+    A skorch ``NeuralNetClassifier`` with the paper's defaults (Adam, learning rate 1e-3,
+    batches of 32, 5 epochs, cross-entropy, 10 % stratified validation split). It takes the
+    images of :class:`~skcrystal.DiffractionFingerprint` and labels of any hashable type;
+    the number of classes and the image size are read from the data at ``fit``, so a
+    ``GridSearchCV`` may vary the fingerprint's ``n_pixels``. ``predict`` returns labels,
+    ``predict_proba`` probabilities in the order of ``classes_``.
+
+    Parameters
+    ----------
+    module : type, default=ConvNet
+        The network class; configure it with ``module__...`` parameters.
+    criterion : type, default=torch.nn.CrossEntropyLoss
+    optimizer : type, default=torch.optim.Adam
+    lr : float, default=1e-3
+    max_epochs : int, default=5
+    batch_size : int, default=32
+    train_split : callable or None, default=ValidSplit(10, stratified=True)
+        10 % of the training data for validation; ``None`` trains on all of it.
+    random_state : int or None, default=None
+        Seeds torch's generator at the start of ``fit``: training on CPU is then
+        reproducible.
+    verbose : int, default=0
+    **kwargs
+        Any other skorch parameter (``device="cuda"``, ``callbacks``, ``module__dropout``,
+        ``optimizer__weight_decay``, ...).
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The labels seen in ``fit``, sorted.
+    image_shape_ : tuple of int
+        ``(channels, height, width)`` of the training images.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> images = rng.random((40, 3, 16, 16), dtype=np.float32)
+    >>> labels = np.array(["fcc", "bcc"] * 20)
+    >>> net = CrystalClassifier(max_epochs=1, random_state=0, train_split=None)
+    >>> net.fit(images, labels).predict(images[:3]).dtype.kind
+    'U'
+    """
+
+    def __init__(
+        self,
+        module=ConvNet,
+        *,
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        max_epochs=5,
+        batch_size=32,
+        train_split=ValidSplit(10, stratified=True),
+        random_state=None,
+        verbose=0,
+        **kwargs,
+    ):
+        kwargs.setdefault("iterator_train__shuffle", True)
+        super().__init__(
+            module,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            verbose=verbose,
+            **kwargs,
+        )
+        self.random_state = random_state
+
+    @property
+    def classes_(self):
+        try:
+            return self.label_encoder_.classes_
+        except AttributeError:
+            raise AttributeError(f"{type(self).__name__} is not fitted yet: it has no classes_.") from None
+
+    def fit(self, X, y, **fit_params):
+        """Train on fingerprint images.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, channels, n_pixels, n_pixels)
+            Images, e.g. from :class:`~skcrystal.DiffractionFingerprint`.
+        y : array-like of shape (n_samples,)
+            Labels of any hashable type.
+
+        Returns
+        -------
+        self
+        """
+        X = self._check_images(X)
+        y = np.asarray(y)
+        if len(y) != len(X):
+            raise ValueError(f"X has {len(X)} images but y has {len(y)} labels.")
+        self.label_encoder_ = LabelEncoder().fit(y)
+        if len(self.classes_) < 2:
+            raise ValueError(f"y has a single class ({self.classes_[0]!r}); a classifier needs two or more.")
+        self.image_shape_ = X.shape[1:]
+        if self.random_state is not None:
+            torch.manual_seed(self.random_state)
+        return super().fit(X, self.label_encoder_.transform(y).astype(np.int64), **fit_params)
+
+    def initialize_module(self):
+        """Build the module with the number of classes and image size seen in ``fit``."""
+        params = self.get_params_for("module")
+        if hasattr(self, "label_encoder_"):
+            params.setdefault("n_classes", len(self.classes_))
+            params.setdefault("n_channels", self.image_shape_[0])
+            params.setdefault("n_pixels", self.image_shape_[1])
+        self.module_ = self.initialized_instance(self.module, params)
+        return self
+
+    def predict_proba(self, X):
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        return super().predict_proba(self._check_images(X))
+
+    def predict(self, X):
+        """Labels (of the type seen in ``fit``).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def predict_uncertainty(self, X, n_samples=30, random_state=None):
+        """Monte-Carlo-dropout probabilities and their uncertainty.
+
+        Dropout stays active at prediction (batch normalisation does not) and each image is
+        classified ``n_samples`` times, as in ARISE (Leitherer et al. 2021). Amorphous or
+        unknown structures show up as a high mutual information.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, channels, n_pixels, n_pixels)
+        n_samples : int, default=30
+            Stochastic forward passes.
+        random_state : int or None, default=None
+            Seeds the dropout masks (torch's global generator is left as it was).
+
+        Returns
+        -------
+        sklearn.utils.Bunch
+            ``proba`` (mean probabilities, ``(n, n_classes)``), ``std`` (their standard
+            deviation over the passes), ``predictive_entropy`` (entropy of the mean, nats)
+            and ``mutual_information`` (predictive entropy minus the mean entropy of the
+            passes, nats), the latter two of shape ``(n,)``.
+        """
+        if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        self.check_is_fitted()
+        X = self._check_images(X)
+        module = self.module_
+        modes = {m: m.training for m in module.modules()}
+        dataset = self.get_dataset(X)
+        try:
+            module.eval()
+            for m in module.modules():
+                if isinstance(m, nn.Dropout):
+                    m.train()
+            with torch.random.fork_rng(devices=[]), torch.no_grad():
+                if random_state is not None:
+                    torch.manual_seed(random_state)
+                passes = []
+                for _ in range(n_samples):
+                    batches = [
+                        torch.softmax(module(batch[0].to(self.device)), dim=1).cpu()
+                        for batch in self.get_iterator(dataset, training=False)
+                    ]
+                    passes.append(torch.cat(batches).numpy())
+        finally:
+            for m, training in modes.items():
+                m.train(training)
+        passes = np.stack(passes)
+        mean = passes.mean(axis=0)
+        entropy = -(mean * np.log(np.clip(mean, 1e-12, None))).sum(axis=1)
+        expected = -(passes * np.log(np.clip(passes, 1e-12, None))).sum(axis=2).mean(axis=0)
+        return Bunch(proba=mean, std=passes.std(axis=0), predictive_entropy=entropy, mutual_information=entropy - expected)
+
+    @staticmethod
+    def _check_images(X):
+        if isinstance(X, (list, tuple)) and X and not isinstance(X[0], (np.ndarray, float, int)):
+            raise TypeError(
+                f"CrystalClassifier takes fingerprint images, got a {type(X).__name__} of "
+                f"{type(X[0]).__name__}; put a DiffractionFingerprint before it in a Pipeline."
+            )
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 4 or X.shape[2] != X.shape[3]:
+            raise ValueError(
+                f"CrystalClassifier takes images of shape (n_samples, channels, n_pixels, n_pixels), got {X.shape}."
+            )
+        if not np.all(np.isfinite(X)):
+            raise ValueError("the images contain NaN or infinite values.")
+        return X
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        return tags

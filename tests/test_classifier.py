@@ -1,0 +1,139 @@
+"""CrystalClassifier: the estimator contract, labels, determinism, uncertainty."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import Pipeline
+
+from skcrystal import CrystalClassifier, DiffractionFingerprint
+from skcrystal.classifier import ConvNet
+from skcrystal.datasets import make_prototype_dataset
+
+TINY = {"max_epochs": 2, "batch_size": 8, "train_split": None, "module__filters": (4, 4, 4, 4, 4, 4), "module__hidden": 16}
+
+
+@pytest.fixture(scope="module")
+def images():
+    structures, labels = make_prototype_dataset(6, classes=["fcc", "bcc", "hex/rh"], random_state=0)
+    fp = DiffractionFingerprint(n_pixels=24, pixel_size=1.07e-3, beam_stop_radius=2, target_n_atoms=64, compile=False)
+    return fp.transform(structures), labels, structures
+
+
+def test_labels_round_trip_any_hashable_type(images):
+    X, labels, _ = images
+    for y in (labels, np.array([{"fcc": 7, "bcc": 3, "hex/rh": 11}[label] for label in labels])):
+        net = CrystalClassifier(**TINY, random_state=0).fit(X, y)
+        assert sorted(net.classes_.tolist()) == sorted(set(y.tolist()))
+        predictions = net.predict(X)
+        assert predictions.dtype == y.dtype
+        assert set(predictions.tolist()) <= set(y.tolist())
+        proba = net.predict_proba(X)
+        assert proba.shape == (len(X), 3)
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+        np.testing.assert_array_equal(predictions, net.classes_[proba.argmax(axis=1)])
+
+
+def test_training_is_reproducible_on_cpu(images):
+    X, y, _ = images
+    a = CrystalClassifier(**TINY, random_state=3).fit(X, y).predict_proba(X)
+    b = CrystalClassifier(**TINY, random_state=3).fit(X, y).predict_proba(X)
+    c = CrystalClassifier(**TINY, random_state=4).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_it_learns_the_classes(images):
+    X, y, _ = images
+    net = CrystalClassifier(max_epochs=15, batch_size=6, train_split=None, random_state=0).fit(X, y)
+    assert net.score(X, y) >= 0.9
+
+
+def test_module_follows_the_data(images):
+    X, y, _ = images
+    net = CrystalClassifier(**TINY, random_state=0).fit(X, y)
+    assert net.image_shape_ == (3, 24, 24)
+    assert net.module_.classifier[-1].out_features == 3
+    assert any(isinstance(m, torch.nn.ReLU) for m in net.module_.modules())
+
+
+def test_clone_set_params_and_pickle(images):
+    X, y, _ = images
+    net = CrystalClassifier(**TINY, random_state=0)
+    twin = clone(net)
+    assert twin.get_params()["module__hidden"] == 16
+    twin.set_params(lr=5e-4, module__dropout=0.1)
+    assert twin.lr == 5e-4
+    net.fit(X, y)
+    restored = pickle.loads(pickle.dumps(net))
+    np.testing.assert_allclose(restored.predict_proba(X), net.predict_proba(X), atol=1e-6)
+    np.testing.assert_array_equal(restored.classes_, net.classes_)
+
+
+def test_pipeline_grid_search_over_n_pixels_and_cross_val_score(images):
+    _, y, structures = images
+    pipe = Pipeline(
+        [
+            ("fingerprint", DiffractionFingerprint(pixel_size=1.07e-3, beam_stop_radius=2, target_n_atoms=64, compile=False)),
+            ("classifier", CrystalClassifier(**TINY, random_state=0)),
+        ]
+    )
+    search = GridSearchCV(pipe, {"fingerprint__n_pixels": [16, 24]}, cv=2).fit(structures, y)
+    assert search.best_params_["fingerprint__n_pixels"] in (16, 24)
+    assert search.best_estimator_.named_steps["classifier"].image_shape_[1] == search.best_params_["fingerprint__n_pixels"]
+    scores = cross_val_score(pipe.set_params(fingerprint__n_pixels=16), structures, y, cv=2)
+    assert scores.shape == (2,) and np.all((0 <= scores) & (scores <= 1))
+
+
+def test_uncertainty_shapes_modes_and_seed(images):
+    X, y, _ = images
+    net = CrystalClassifier(**TINY, random_state=0).fit(X, y)
+    net.module_.eval()
+    result = net.predict_uncertainty(X, n_samples=8, random_state=0)
+    assert result.proba.shape == (len(X), 3) and result.std.shape == (len(X), 3)
+    np.testing.assert_allclose(result.proba.sum(axis=1), 1.0, atol=1e-5)
+    assert np.all(result.mutual_information >= -1e-9)
+    assert np.all(result.mutual_information <= result.predictive_entropy + 1e-9)
+    assert np.any(result.std > 0)  # dropout was active
+    assert not any(m.training for m in net.module_.modules())  # and the modes are restored
+    again = net.predict_uncertainty(X, n_samples=8, random_state=0)
+    np.testing.assert_array_equal(again.proba, result.proba)
+    single = net.predict_uncertainty(X, n_samples=1, random_state=0)
+    np.testing.assert_allclose(single.mutual_information, 0.0, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "X, y, error, words",
+    [
+        ("structures", None, TypeError, "DiffractionFingerprint before it"),
+        (np.zeros((4, 3, 8)), ["a", "b"] * 2, ValueError, "shape"),
+        (np.zeros((4, 3, 8, 8)), ["a", "b", "a"], ValueError, "labels"),
+        (np.zeros((4, 3, 8, 8)), ["a"] * 4, ValueError, "single class"),
+        (np.full((4, 3, 8, 8), np.nan), ["a", "b"] * 2, ValueError, "NaN"),
+    ],
+)
+def test_bad_inputs_get_clear_errors(images, X, y, error, words):
+    if isinstance(X, str):
+        X, y = images[2], images[1]
+    with pytest.raises(error, match=words):
+        CrystalClassifier(**TINY).fit(X, y)
+
+
+def test_convnet_matches_the_papers_table_2():
+    net = ConvNet(n_classes=7, n_pixels=64)
+    convs = [m for m in net.features if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [32, 32, 16, 16, 8, 8]
+    assert all(c.kernel_size == (7, 7) for c in convs)
+    assert sum(isinstance(m, torch.nn.MaxPool2d) for m in net.features) == 2
+    assert net.classifier[1].out_features == 128
+    assert isinstance(net.classifier[3], torch.nn.Dropout) and net.classifier[3].p == 0.25
+    assert isinstance(net.classifier[4], torch.nn.BatchNorm1d)
+
+
+def test_a_last_batch_of_one_trains(images):
+    X, y, _ = images
+    net = CrystalClassifier(**{**TINY, "batch_size": 17}, random_state=0).fit(X, y)  # 18 = 17 + 1
+    assert np.all(np.isfinite(net.predict_proba(X)))

@@ -20,9 +20,10 @@ tolerance on atomic positions:
 3. The length scale is the parent crystal's nearest-neighbour distance: atoms folded into
    the primitive cell form one blob per basis site, whose centres average out displacements
    (the plain minimum distance per atom is biased low by them).
-4. A cluster of about ``n_atoms`` atoms nearest a centre atom is carved from the periodic
-   structure (a sphere has no memory of the cell), its last coordination shell completed or
-   dropped so that a pristine cluster keeps the site symmetry.
+4. A cluster of about ``n_atoms`` atoms (fewer in proportion to the vacancies, so that a
+   defective crystal keeps its parent's cluster radius) is carved from the periodic structure
+   around a canonical basis site (a sphere has no memory of the cell), its last coordination
+   shell completed or dropped so that a pristine cluster keeps the site symmetry.
 
 If no three independent Bragg peaks are found (amorphous or strongly disordered input), the
 input cell itself stands in for the primitive lattice, so the result is still deterministic.
@@ -46,7 +47,7 @@ G_MAX_FACTOR = 2.5
 NOISE_SIGMAS = 5.0
 #: Absolute floor on ``|F|`` (``F`` normalised so that a perfect Bravais crystal gives 1).
 MIN_PEAK = 0.1
-#: spglib tolerance on the bare primitive lattice, relative to the cube root of its volume.
+#: spglib tolerance on the bare primitive lattice, relative to its longest basis vector.
 LATTICE_SYMPREC = 1e-4
 #: Two distances from the centre closer than this (relative) belong to one coordination shell.
 SHELL_RTOL = 1e-6
@@ -59,14 +60,14 @@ class Cluster:
     Attributes
     ----------
     positions : ndarray of shape (n, 3)
-        Cartesian positions, centred on the centroid, scaled so that the median
+        Cartesian positions, centred on the centroid, scaled so that the parent crystal's
         nearest-neighbour distance is 1 Angstrom, rotated into the canonical frame.
     numbers : ndarray of shape (n,)
         Atomic numbers.
     rotation : ndarray of shape (3, 3)
         The proper rotation applied to the input frame (``r_canonical = rotation @ r``).
     scale : float
-        The input's median nearest-neighbour distance (Angstrom) divided out.
+        The nearest-neighbour distance (Angstrom) divided out.
     """
 
     positions: np.ndarray

@@ -53,8 +53,10 @@ def supercell(structure, min_atoms=MIN_ATOMS):
     frac = structure.frac_coords @ np.linalg.inv(structure.lattice.lll_mapping)
     structure = Structure(Lattice(reduced), structure.species, frac % 1.0)
     lengths = np.linalg.norm(reduced, axis=1)
-    longest = max(lengths) * int(np.ceil(min_atoms / len(structure)))
-    ranges = [np.arange(1, int(np.ceil(longest / length)) + 1) for length in lengths]
+    # Sides within a factor SUPERCELL_ASPECT of each other and a volume of min_atoms atoms
+    # bound each side by twice the edge of the cube of that volume (plus one cell).
+    cube = (min_atoms * structure.volume / len(structure)) ** (1 / 3)
+    ranges = [np.arange(1, int(np.ceil(2 * cube / length)) + 2) for length in lengths]
     factors = np.stack(np.meshgrid(*ranges, indexing="ij"), axis=-1).reshape(-1, 3)
     sides = factors * lengths
     atoms = len(structure) * factors.prod(axis=1)

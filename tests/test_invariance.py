@@ -124,3 +124,11 @@ def test_defective_crystal_keeps_the_orientation_of_its_parent(name, seed, rotat
     theirs = np.abs(parent.lattice.matrix @ frames[1].T)
     np.testing.assert_allclose(np.sort(ours.ravel()), np.sort(theirs.ravel()), atol=1e-6)
     assert relative(FP.transform([structure])[0], reference(name)) < 0.35
+
+
+def test_left_handed_cells_give_the_same_image():
+    for name, structure in ALL.items():
+        matrix = structure.lattice.matrix
+        swapped = Structure(matrix[[1, 0, 2]], structure.species, structure.frac_coords[:, [1, 0, 2]])
+        assert np.linalg.det(swapped.lattice.matrix) < 0
+        np.testing.assert_allclose(FP.transform([swapped])[0], reference(name), atol=EXACT, err_msg=name)

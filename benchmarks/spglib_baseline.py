@@ -57,13 +57,11 @@ def main():
 
     print(f"# SpglibBaseline accuracy (%) on {len(structures)} crystals ({args.n_per_class} per class),")
     print(f"# defects on supercells of >= 256 atoms, random_state={args.random_state}, {time.perf_counter() - start:.0f} s")
-    header = [name for name, _ in levels]
-    print("| spglib setting (symprec, angle) | " + " | ".join(header) + " |")
-    print("|---|" + "---:|" * len(header))
-    for setting, values in table.items():
-        symprec, angle = SETTINGS[setting]
-        cells = " | ".join(f"{v:.0f}" for v in values)
-        print(f"| {setting} ({symprec:g} A, {angle:g} deg) | {cells} |")
+    settings = [f"{name} ({SETTINGS[name][0]:g} A, {SETTINGS[name][1]:g} deg)" for name in SETTINGS]
+    print("| defects | " + " | ".join(settings) + " |")
+    print("|---|" + "---:|" * len(settings))
+    for row, (name, _) in enumerate(levels):
+        print(f"| {name} | " + " | ".join(f"{table[s][row]:.0f}" for s in SETTINGS) + " |")
 
 
 if __name__ == "__main__":

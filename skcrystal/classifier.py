@@ -5,10 +5,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 from skorch import NeuralNetClassifier
+from skorch.callbacks import EpochScoring
 from skorch.dataset import ValidSplit
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch
 from torch import nn
+
+
+def _encoded_accuracy(net, X, y):
+    """Validation accuracy on the encoded labels skorch trains with."""
+    return float(np.mean(net.predict_proba(X).argmax(axis=1) == np.asarray(y)))
 
 
 class BatchNorm1d(nn.BatchNorm1d):
@@ -164,6 +170,17 @@ class CrystalClassifier(NeuralNetClassifier):
         self.random_state = random_state
 
     @property
+    def _default_callbacks(self):
+        # skorch's "accuracy" scorer would compare predict()'s labels with the encoded
+        # targets it trains on; score the encoded predictions instead.
+        return [
+            (name, EpochScoring(_encoded_accuracy, name="valid_acc", lower_is_better=False))
+            if name == "valid_acc"
+            else (name, callback)
+            for name, callback in super()._default_callbacks
+        ]
+
+    @property
     def classes_(self):
         try:
             return self.label_encoder_.classes_
@@ -213,7 +230,9 @@ class CrystalClassifier(NeuralNetClassifier):
         -------
         ndarray of shape (n_samples, n_classes)
         """
-        return super().predict_proba(self._check_images(X))
+        if not isinstance(X, torch.utils.data.Dataset):  # skorch passes its own datasets
+            X = self._check_images(X)
+        return super().predict_proba(X)
 
     def predict(self, X):
         """Labels (of the type seen in ``fit``).

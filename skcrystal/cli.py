@@ -35,13 +35,35 @@ def build_parser():
         "-o", "--output-dir", default="fingerprints", help="folder for the PNG images (default: %(default)s)"
     )
     fingerprint.add_argument("--n-pixels", type=int, default=64, help="detector pixels per side (default: 64)")
+    train = commands.add_parser(
+        "train",
+        help="train the paper's network on generated crystals and save it (the shipped model's recipe)",
+    )
+    train.add_argument("--output", required=True, help="folder for weights.pt and model.json")
+    train.add_argument("--n-per-class", type=int, default=1500, help="training crystals per class (default: 1500)")
+    train.add_argument("--epochs", type=int, default=5, help="training epochs (default: 5)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    train.add_argument("--jobs", type=int, default=None, help="processes for data and fingerprints")
     return parser
 
 
 def main(argv=None):
     """Run the command line; return the exit status."""
     args = build_parser().parse_args(argv)
-    return _fingerprint(args)
+    return {"fingerprint": _fingerprint, "train": _train}[args.command](args)
+
+
+def _train(args):
+    import json
+
+    from .pretrained import save_pretrained, train_pretrained
+
+    pipeline, info = train_pretrained(
+        args.n_per_class, max_epochs=args.epochs, random_state=args.seed, n_jobs=args.jobs
+    )
+    save_pretrained(pipeline, args.output, info)
+    print(json.dumps(info))
+    return 0
 
 
 def _fingerprint(args):

@@ -137,3 +137,14 @@ def test_a_last_batch_of_one_trains(images):
     X, y, _ = images
     net = CrystalClassifier(**{**TINY, "batch_size": 17}, random_state=0).fit(X, y)  # 18 = 17 + 1
     assert np.all(np.isfinite(net.predict_proba(X)))
+
+
+def test_default_validation_split_scores_the_encoded_labels():
+    structures, labels = make_prototype_dataset(10, classes=["fcc", "bcc"], random_state=1)
+    fp = DiffractionFingerprint(n_pixels=16, pixel_size=1.6e-3, beam_stop_radius=1.5, target_n_atoms=32, compile=False)
+    X = fp.transform(structures)
+    net = CrystalClassifier(max_epochs=2, batch_size=6, random_state=0, module__filters=(4,) * 6, module__hidden=8)
+    net.fit(X, labels)  # 10 % of 20 crystals, stratified: one of each class for validation
+    accuracies = net.history[:, "valid_acc"]
+    assert len(accuracies) == 2 and all(a in (0.0, 0.5, 1.0) for a in accuracies)
+    assert net.predict(X).dtype == labels.dtype

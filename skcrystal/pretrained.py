@@ -1,0 +1,152 @@
+"""The shipped model: :func:`load_pretrained`, and the recipe that trained it.
+
+The weights are a plain ``state_dict`` of tensors, saved with ``torch.save`` and loaded with
+``torch.load(weights_only=True)``, which runs no code; the rest of the model (classes,
+fingerprint and network parameters) is a JSON file beside them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from importlib import resources
+from pathlib import Path
+
+#: Folder of the shipped model inside the package.
+SHIPPED = "data/pretrained"
+WEIGHTS = "weights.pt"
+METADATA = "model.json"
+
+
+def train_pretrained(n_per_class=1500, *, max_epochs=5, random_state=0, n_jobs=None, verbose=1):
+    """The recipe of the shipped model: the paper's network on pristine generated crystals.
+
+    Parameters
+    ----------
+    n_per_class : int, default=1500
+        Training crystals per class (the paper had about 10,500 in all).
+    max_epochs : int, default=5
+    random_state : int, default=0
+        Seeds the data and the training.
+    n_jobs : int, default=None
+        joblib processes for the data and the fingerprints.
+    verbose : int, default=1
+
+    Returns
+    -------
+    pipeline : sklearn.pipeline.Pipeline
+        Fitted ``DiffractionFingerprint`` + ``CrystalClassifier``.
+    info : dict
+        What was done, with timings in seconds.
+    """
+    from .classifier import CrystalClassifier
+    from .datasets import make_prototype_dataset
+    from .fingerprint import DiffractionFingerprint
+
+    start = time.perf_counter()
+    structures, labels = make_prototype_dataset(n_per_class, random_state=random_state, n_jobs=n_jobs)
+    generated = time.perf_counter()
+    fingerprint = DiffractionFingerprint(n_jobs=n_jobs)
+    images = fingerprint.transform(structures)
+    fingerprinted = time.perf_counter()
+    classifier = CrystalClassifier(max_epochs=max_epochs, random_state=random_state, verbose=verbose)
+    classifier.fit(images, labels)
+    trained = time.perf_counter()
+    info = {
+        "n_per_class": n_per_class,
+        "n_structures": len(structures),
+        "max_epochs": max_epochs,
+        "random_state": random_state,
+        "seconds_data": round(generated - start, 1),
+        "seconds_fingerprints": round(fingerprinted - generated, 1),
+        "seconds_training": round(trained - fingerprinted, 1),
+        "valid_acc_last_epoch": _last(classifier, "valid_acc"),
+    }
+    return _pipeline(fingerprint, classifier), info
+
+
+def _last(classifier, key):
+    try:
+        return float(classifier.history[-1, key])
+    except (KeyError, IndexError):
+        return None
+
+
+def _pipeline(fingerprint, classifier):
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline([("fingerprint", fingerprint), ("classifier", classifier)])
+
+
+def save_pretrained(pipeline, directory, info=None):
+    """Write a fitted fingerprint + classifier pipeline as weights and JSON metadata.
+
+    Parameters
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        Steps ``"fingerprint"`` and ``"classifier"``, fitted.
+    directory : str or path-like
+        Created if missing; ``weights.pt`` and ``model.json`` are written into it.
+    info : dict, default=None
+        Recorded in the metadata (e.g. how the model was trained).
+    """
+    import torch
+
+    fingerprint = pipeline.named_steps["fingerprint"]
+    classifier = pipeline.named_steps["classifier"]
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.cpu() for k, v in classifier.module_.state_dict().items()}, directory / WEIGHTS)
+    module_params = {
+        key: list(value) if isinstance(value, tuple) else value
+        for key, value in classifier.get_params_for("module").items()
+    }
+    metadata = {
+        "classes": [str(c) for c in classifier.classes_],
+        "image_shape": [int(n) for n in classifier.image_shape_],
+        "fingerprint": {k: v for k, v in fingerprint.get_params().items() if k not in ("n_jobs", "device")},
+        "module": module_params,
+        "info": info or {},
+    }
+    (directory / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
+
+
+def load_pretrained(directory=None, *, device="cpu"):
+    """The shipped model as a fitted ``Pipeline`` (fingerprint + classifier).
+
+    Loads weights that ship inside the package: no download, and no code runs while loading
+    (``torch.load(weights_only=True)``).
+
+    Parameters
+    ----------
+    directory : str or path-like, default=None
+        A folder written by :func:`save_pretrained`; default: the shipped model.
+    device : str, default="cpu"
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+    """
+    import numpy as np
+    import torch
+    from sklearn.preprocessing import LabelEncoder
+
+    from .classifier import CrystalClassifier
+    from .fingerprint import DiffractionFingerprint
+
+    folder = Path(directory) if directory is not None else resources.files("skcrystal") / SHIPPED
+    metadata = json.loads((folder / METADATA).read_text())
+    module_params = {
+        f"module__{key}": tuple(value) if isinstance(value, list) else value
+        for key, value in metadata["module"].items()
+    }
+    classifier = CrystalClassifier(device=device, **module_params)
+    classifier.label_encoder_ = LabelEncoder().fit(np.array(metadata["classes"]))
+    classifier.image_shape_ = tuple(metadata["image_shape"])
+    classifier.initialize()
+    with (folder / WEIGHTS).open("rb") as handle:
+        state = torch.load(handle, map_location=device, weights_only=True)
+    classifier.module_.load_state_dict(state)
+    classifier.module_.eval()
+    fingerprint = DiffractionFingerprint(device=device, **metadata["fingerprint"])
+    return _pipeline(fingerprint, classifier)

@@ -1,0 +1,53 @@
+"""Saving and loading models: same predictions, and no code runs on load."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from skcrystal.pretrained import WEIGHTS, load_pretrained, save_pretrained, train_pretrained
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    pipeline, info = train_pretrained(10, max_epochs=1, random_state=0, verbose=0)
+    folder = tmp_path_factory.mktemp("model")
+    save_pretrained(pipeline, folder, info)
+    return pipeline, info, folder
+
+
+def test_recipe_reports_what_it_did(tiny):
+    _, info, _ = tiny
+    assert info["n_structures"] == 70 and info["max_epochs"] == 1
+    assert all(info[key] >= 0 for key in ("seconds_data", "seconds_fingerprints", "seconds_training"))
+
+
+def test_saved_model_predicts_as_the_trained_one(tiny):
+    pipeline, _, folder = tiny
+    loaded = load_pretrained(folder)
+    files = ["skcrystal/data/examples/Cu_fcc.cif", "skcrystal/data/examples/Fe_bcc.vasp"]
+    np.testing.assert_allclose(loaded.predict_proba(files), pipeline.predict_proba(files), atol=1e-5)
+    assert loaded.named_steps["classifier"].classes_.tolist() == pipeline.named_steps["classifier"].classes_.tolist()
+    assert loaded.named_steps["fingerprint"].get_params()["n_pixels"] == 64
+
+
+class _Payload:
+    def __reduce__(self):
+        return (exec, ("raise SystemExit('code ran while loading')",))
+
+
+def test_loading_runs_no_code(tiny, tmp_path):
+    _, _, folder = tiny
+    for name in ("model.json",):
+        (tmp_path / name).write_text((folder / name).read_text())
+    with open(tmp_path / WEIGHTS, "wb") as handle:
+        pickle.dump({"weights": _Payload()}, handle)
+    with pytest.raises(pickle.UnpicklingError):
+        load_pretrained(tmp_path)
+
+
+def test_weights_file_holds_tensors_only(tiny):
+    _, _, folder = tiny
+    state = torch.load(folder / WEIGHTS, weights_only=True)
+    assert state and all(isinstance(v, torch.Tensor) for v in state.values())

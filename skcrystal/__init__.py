@@ -14,6 +14,7 @@ _PUBLIC = {
     "DiffractionFingerprint": "skcrystal.fingerprint",
     "SpglibBaseline": "skcrystal.baseline",
     "StructureError": "skcrystal.io",
+    "load_pretrained": "skcrystal.pretrained",
     "make_prototype_dataset": "skcrystal.datasets",
 }
 

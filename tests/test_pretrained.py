@@ -42,7 +42,7 @@ def test_loading_runs_no_code(tiny, tmp_path):
     for name in ("model.json",):
         (tmp_path / name).write_text((folder / name).read_text())
     with open(tmp_path / WEIGHTS, "wb") as handle:
-        pickle.dump({"weights": _Payload()}, handle)
+        pickle.dump({"weights": _Payload()}, handle, protocol=2)
     with pytest.raises(pickle.UnpicklingError):
         load_pretrained(tmp_path)
 
@@ -51,3 +51,27 @@ def test_weights_file_holds_tensors_only(tiny):
     _, _, folder = tiny
     state = torch.load(folder / WEIGHTS, weights_only=True)
     assert state and all(isinstance(v, torch.Tensor) for v in state.values())
+
+
+EXPECTED = {
+    "Cu_fcc.cif": "fcc",
+    "Cu_fcc_vacancies_rotated.cif": "fcc",
+    "Fe_bcc.vasp": "bcc",
+    "Fe_bcc_thermal.extxyz": "bcc",
+    "In_bct139.cif": "bct139",
+    "Mg_hex.cif": "hex/rh",
+    "Po_sc.cif": "sc",
+    "Si_diam_primitive.vasp": "diam",
+    "Sn_bct141.cif": "bct141",
+}
+
+
+def test_shipped_model_classifies_the_bundled_examples():
+    from skcrystal import CLASSES, load_pretrained
+
+    model = load_pretrained()
+    assert sorted(model.named_steps["classifier"].classes_.tolist()) == sorted(CLASSES)
+    files = [f"skcrystal/data/examples/{name}" for name in EXPECTED]
+    assert model.predict(files).tolist() == list(EXPECTED.values())
+    proba = model.predict_proba(files)
+    assert proba.max(axis=1).min() > 0.9

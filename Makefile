@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/skcrystal fingerprint skcrystal/data/examples/* --output-dir demo_output
+	$(BIN)/skcrystal classify --baseline skcrystal/data/examples/*
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

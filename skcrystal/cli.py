@@ -1,4 +1,4 @@
-"""Command line: ``skcrystal fingerprint PATH...``.
+"""Command line: ``skcrystal classify|fingerprint|train``.
 
 Heavy modules are imported inside the commands, so ``skcrystal --help`` answers at once.
 """
@@ -20,6 +20,21 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    classify = commands.add_parser(
+        "classify",
+        help="classify structure files with the shipped model",
+        description=(
+            "Classify each structure file (CIF, POSCAR, extxyz, ...) with the shipped model. "
+            "Files that cannot be read or classified are reported in the output and every "
+            "other file is still classified; the exit status is 1 if any file failed."
+        ),
+    )
+    classify.add_argument("paths", nargs="+", metavar="PATH", help="structure files")
+    classify.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
+    classify.add_argument(
+        "--uncertainty", action="store_true", help="add Monte-Carlo-dropout mutual information and entropy"
+    )
+    classify.add_argument("--baseline", action="store_true", help="add spglib's class (symprec 1e-3 A, 1 degree)")
     fingerprint = commands.add_parser(
         "fingerprint",
         help="write the diffraction fingerprint of each structure file as a PNG image",
@@ -50,7 +65,74 @@ def build_parser():
 def main(argv=None):
     """Run the command line; return the exit status."""
     args = build_parser().parse_args(argv)
-    return {"fingerprint": _fingerprint, "train": _train}[args.command](args)
+    return {"classify": _classify, "fingerprint": _fingerprint, "train": _train}[args.command](args)
+
+
+def _classify(args):
+    from tqdm import tqdm
+
+    from .pretrained import load_pretrained
+
+    model = load_pretrained()
+    fingerprint = model.named_steps["fingerprint"]
+    classifier = model.named_steps["classifier"]
+    records, clusters = [], []
+    for index, path in enumerate(tqdm(args.paths, desc="reading", unit="file", file=sys.stderr, disable=None)):
+        try:
+            [cluster] = fingerprint.clusters([path])
+        except Exception as error:  # noqa: BLE001 -- reported per file; the others go on
+            records.append({"path": path, "error": getattr(error, "reason", None) or f"{type(error).__name__}: {error}"})
+            continue
+        records.append({"path": path})
+        clusters.append((len(records) - 1, cluster))
+    if clusters:
+        images = fingerprint.render([cluster for _, cluster in clusters])
+        proba = classifier.predict_proba(images)
+        extra = classifier.predict_uncertainty(images, random_state=0) if args.uncertainty else None
+        for row, (index, _) in enumerate(clusters):
+            best = int(proba[row].argmax())
+            record = records[index]
+            record["label"] = str(classifier.classes_[best])
+            record["probability"] = round(float(proba[row, best]), 6)
+            record["probabilities"] = {str(c): round(float(p), 6) for c, p in zip(classifier.classes_, proba[row])}
+            if extra is not None:
+                record["mutual_information"] = round(float(extra.mutual_information[row]), 6)
+                record["predictive_entropy"] = round(float(extra.predictive_entropy[row]), 6)
+    if args.baseline:
+        from .baseline import SpglibBaseline
+
+        baseline = SpglibBaseline().fit()
+        for record in records:
+            if "error" not in record:
+                record["spglib"] = str(baseline.predict([record["path"]])[0])
+    _write(records, args.format, uncertainty=args.uncertainty, baseline=args.baseline)
+    return 1 if any("error" in record for record in records) else 0
+
+
+def _write(records, style, *, uncertainty, baseline):
+    import csv
+    import json
+
+    columns = ["path", "label", "probability"]
+    columns += ["mutual_information", "predictive_entropy"] if uncertainty else []
+    columns += ["spglib"] if baseline else []
+    if style == "json":
+        print(json.dumps(records, indent=2))
+    elif style == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns + ["error"], extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(records)
+    else:
+        rows = [columns] + [
+            [str(r.get(c, "")) for c in columns] if "error" not in r else [r["path"], "error: " + r["error"]]
+            for r in records
+        ]
+        widths = [max(len(row[i]) for row in rows if i < len(row) and len(row) == len(columns)) for i in range(len(columns))]
+        for row in rows:
+            if len(row) == len(columns):
+                print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+            else:
+                print(f"{row[0].ljust(widths[0])}  {row[1]}")
 
 
 def _train(args):

@@ -123,29 +123,13 @@ def _write(records, style, *, uncertainty, baseline):
         writer.writeheader()
         writer.writerows(records)
     else:
-        rows = [columns] + [
-            [str(r.get(c, "")) for c in columns] if "error" not in r else [r["path"], "error: " + r["error"]]
-            for r in records
-        ]
-        widths = [max(len(row[i]) for row in rows if i < len(row) and len(row) == len(columns)) for i in range(len(columns))]
-        for row in rows:
-            if len(row) == len(columns):
-                print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        good = [[str(r[c]) for c in columns] for r in records if "error" not in r]
+        widths = [max(len(row[i]) for row in [columns] + good) for i in range(len(columns))]
+        for record in [dict(zip(columns, columns))] + records:
+            if "error" in record:
+                print(f"{record['path'].ljust(widths[0])}  error: {record['error']}")
             else:
-                print(f"{row[0].ljust(widths[0])}  {row[1]}")
-
-
-def _train(args):
-    import json
-
-    from .pretrained import save_pretrained, train_pretrained
-
-    pipeline, info = train_pretrained(
-        args.n_per_class, max_epochs=args.epochs, random_state=args.seed, n_jobs=args.jobs
-    )
-    save_pretrained(pipeline, args.output, info)
-    print(json.dumps(info))
-    return 0
+                print("  ".join(str(record[c]).ljust(w) for c, w in zip(columns, widths)).rstrip())
 
 
 def _fingerprint(args):
@@ -176,3 +160,16 @@ def _fingerprint(args):
             f"nearest-neighbour distance {cluster.scale:.3f} A -> {target}"
         )
     return 1 if failed else 0
+
+
+def _train(args):
+    import json
+
+    from .pretrained import save_pretrained, train_pretrained
+
+    pipeline, info = train_pretrained(
+        args.n_per_class, max_epochs=args.epochs, random_state=args.seed, n_jobs=args.jobs
+    )
+    save_pretrained(pipeline, args.output, info)
+    print(json.dumps(info))
+    return 0

@@ -45,7 +45,7 @@ def class_of_space_group(number):
     return SPACE_GROUP_CLASSES.get(int(number), "unknown")
 
 
-def elements():
+def element_pool():
     """Symbols of the elements the generator draws from.
 
     Atomic numbers 3 to 96 (so that the fingerprint's form factor of Z + 2 is tabulated) with
@@ -226,7 +226,7 @@ def make_prototype_dataset(
     classes : sequence of str, default=CLASSES
         Which classes to generate.
     elements : sequence of str, default=None
-        Chemical symbols to draw from; default: the 86 of :func:`elements`.
+        Chemical symbols to draw from; default: the 86 of :func:`element_pool`.
     vary_cell : bool, default=True
         Write the crystals in random cells and orientations (otherwise: conventional cells
         in the standard orientation).
@@ -258,7 +258,7 @@ def make_prototype_dataset(
     unknown = sorted(set(classes) - set(CLASSES))
     if unknown:
         raise ValueError(f"unknown classes {unknown}; known: {list(CLASSES)}.")
-    pool = tuple(elements) if elements is not None else globals()["elements"]()
+    pool = tuple(elements) if elements is not None else element_pool()
     _check_elements(pool)
     seeds = np.random.SeedSequence(_entropy(random_state)).spawn(len(classes) * n_per_class)
     tasks = [(label, seeds[i * n_per_class + k]) for i, label in enumerate(classes) for k in range(n_per_class)]

@@ -66,3 +66,12 @@ def test_fingerprint_command_writes_images(tmp_path, capsys):
     assert status == 1
     assert len(list(tmp_path.glob("*.png"))) == 1
     assert "no such file" in capsys.readouterr().out
+
+
+def test_train_command_writes_a_loadable_model(tmp_path, capsys):
+    from skcrystal import load_pretrained
+
+    status = main(["train", "--output", str(tmp_path), "--n-per-class", "10", "--epochs", "1"])
+    info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert status == 0 and info["n_structures"] == 70
+    assert load_pretrained(tmp_path).predict([GOOD[0]]).shape == (1,)

@@ -17,7 +17,7 @@ from skcrystal.datasets import (
     VERIFY_SYMPREC,
     build,
     class_of_space_group,
-    elements,
+    element_pool,
     make_prototype_dataset,
     space_groups,
 )
@@ -67,7 +67,7 @@ def test_same_random_state_same_crystals_whatever_n_jobs():
 
 
 def test_elements_are_the_papers_breadth():
-    pool = elements()
+    pool = element_pool()
     assert 80 <= len(pool) <= 90
     assert {"Cu", "Fe", "Mg", "Si", "Po", "In", "Sn", "La", "Sm", "As", "Hg"} <= set(pool)
 

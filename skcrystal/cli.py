@@ -58,6 +58,15 @@ def build_parser():
     train.add_argument("--n-per-class", type=int, default=1500, help="training crystals per class (default: 1500)")
     train.add_argument("--epochs", type=int, default=5, help="training epochs (default: 5)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    train.add_argument(
+        "--augment", action="store_true", help="make half the training crystals defective (vacancies, displacements)"
+    )
+    train.add_argument(
+        "--precision",
+        choices=("float32", "bfloat16"),
+        default="float32",
+        help="arithmetic of the training steps (default: %(default)s)",
+    )
     train.add_argument("--jobs", type=int, default=None, help="processes for data and fingerprints")
     return parser
 
@@ -168,7 +177,12 @@ def _train(args):
     from .pretrained import save_pretrained, train_pretrained
 
     pipeline, info = train_pretrained(
-        args.n_per_class, max_epochs=args.epochs, random_state=args.seed, n_jobs=args.jobs
+        args.n_per_class,
+        max_epochs=args.epochs,
+        augment=args.augment,
+        precision=args.precision,
+        random_state=args.seed,
+        n_jobs=args.jobs,
     )
     save_pretrained(pipeline, args.output, info)
     print(json.dumps(info))

@@ -46,6 +46,25 @@ def test_training_is_reproducible_on_cpu(images):
     assert not np.allclose(a, c)
 
 
+def test_bfloat16_training_is_reproducible_and_predicts_in_float32(images):
+    X, y, _ = images
+    a = CrystalClassifier(**TINY, precision="bfloat16", random_state=3).fit(X, y)
+    b = CrystalClassifier(**TINY, precision="bfloat16", random_state=3).fit(X, y)
+    full = CrystalClassifier(**TINY, random_state=3).fit(X, y)
+    proba = a.predict_proba(X)
+    assert proba.dtype == np.float32
+    np.testing.assert_array_equal(proba, b.predict_proba(X))
+    # Same seed, other arithmetic: close to the float32 run, not identical to it.
+    assert not np.array_equal(proba, full.predict_proba(X))
+    assert np.abs(proba - full.predict_proba(X)).max() < 0.2
+
+
+def test_bad_precision_is_refused(images):
+    X, y, _ = images
+    with pytest.raises(ValueError, match="precision must be one of .*'float16'"):
+        CrystalClassifier(**TINY, precision="float16").fit(X, y)
+
+
 def test_it_learns_the_classes(images):
     X, y, _ = images
     net = CrystalClassifier(max_epochs=15, batch_size=6, train_split=None, random_state=0).fit(X, y)

@@ -71,7 +71,9 @@ def test_fingerprint_command_writes_images(tmp_path, capsys):
 def test_train_command_writes_a_loadable_model(tmp_path, capsys):
     from skcrystal import load_pretrained
 
-    status = main(["train", "--output", str(tmp_path), "--n-per-class", "10", "--epochs", "1"])
+    argv = ["train", "--output", str(tmp_path), "--n-per-class", "10", "--epochs", "1"]
+    status = main(argv + ["--augment", "--precision", "bfloat16"])
     info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert status == 0 and info["n_structures"] == 70
+    assert info["precision"] == "bfloat16" and len(info["augmentation"]) == 6
     assert load_pretrained(tmp_path).predict([GOOD[0]]).shape == (1,)

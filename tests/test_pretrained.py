@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from skcrystal.pretrained import WEIGHTS, load_pretrained, save_pretrained, train_pretrained
+from skcrystal.datasets import make_prototype_dataset
+from skcrystal.pretrained import WEIGHTS, _augment, load_pretrained, save_pretrained, train_pretrained
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +22,17 @@ def test_recipe_reports_what_it_did(tiny):
     _, info, _ = tiny
     assert info["n_structures"] == 70 and info["max_epochs"] == 1
     assert all(info[key] >= 0 for key in ("seconds_data", "seconds_fingerprints", "seconds_training"))
+
+
+def test_augmentation_makes_half_the_crystals_defective():
+    structures, _ = make_prototype_dataset(4, classes=["fcc", "bcc", "sc"], random_state=1)
+    augmented = _augment(structures, random_state=0)
+    changed = [i for i, (a, b) in enumerate(zip(structures, augmented)) if a is not b]
+    assert len(changed) == len(structures) // 2
+    # Defects act on supercells of >= 256 sites; vacancies leave fewer atoms than that.
+    assert all(len(augmented[i]) >= 0.5 * 256 for i in changed)
+    assert any(len(augmented[i]) < 256 for i in changed)
+    assert _augment(structures, random_state=0)[changed[0]] == augmented[changed[0]]
 
 
 def test_saved_model_predicts_as_the_trained_one(tiny):

@@ -35,6 +35,9 @@ def build_parser():
         "--uncertainty", action="store_true", help="add Monte-Carlo-dropout mutual information and entropy"
     )
     classify.add_argument("--baseline", action="store_true", help="add spglib's class (symprec 1e-3 A, 1 degree)")
+    classify.add_argument(
+        "-j", "--jobs", type=int, default=None, help="processes reading the files (-1: one per core; default: 1)"
+    )
     fingerprint = commands.add_parser(
         "fingerprint",
         help="write the diffraction fingerprint of each structure file as a PNG image",
@@ -83,17 +86,17 @@ def _classify(args):
     from .pretrained import load_pretrained
 
     model = load_pretrained()
-    fingerprint = model.named_steps["fingerprint"]
+    fingerprint = model.named_steps["fingerprint"].set_params(n_jobs=args.jobs)
     classifier = model.named_steps["classifier"]
     records, clusters = [], []
-    for index, path in enumerate(tqdm(args.paths, desc="reading", unit="file", file=sys.stderr, disable=None)):
-        try:
-            [cluster] = fingerprint.clusters([path])
-        except Exception as error:  # noqa: BLE001 -- reported per file; the others go on
-            records.append({"path": path, "error": getattr(error, "reason", None) or f"{type(error).__name__}: {error}"})
+    results = fingerprint.clusters_or_errors(args.paths)
+    progress = tqdm(results, total=len(args.paths), desc="reading", unit="file", file=sys.stderr, disable=None)
+    for path, result in zip(args.paths, progress):
+        if isinstance(result, Exception):
+            records.append({"path": path, "error": _message(result)})
             continue
         records.append({"path": path})
-        clusters.append((len(records) - 1, cluster))
+        clusters.append((len(records) - 1, result))
     if clusters:
         images = fingerprint.render([cluster for _, cluster in clusters])
         proba = classifier.predict_proba(images)
@@ -116,6 +119,10 @@ def _classify(args):
                 record["spglib"] = str(baseline.predict([record["path"]])[0])
     _write(records, args.format, uncertainty=args.uncertainty, baseline=args.baseline)
     return 1 if any("error" in record for record in records) else 0
+
+
+def _message(error):
+    return getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
 
 
 def _write(records, style, *, uncertainty, baseline):

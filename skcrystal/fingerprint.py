@@ -182,6 +182,25 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         jobs = (delayed(_cluster)(item, index, self.target_n_atoms, shift) for index, item in enumerate(items))
         return Parallel(n_jobs=self.n_jobs)(jobs)
 
+    def clusters_or_errors(self, X):
+        """Like :meth:`clusters`, but a bad item gives its error instead of raising it.
+
+        Every item is read and canonicalised (in ``n_jobs`` processes), so one broken file
+        does not cost the others.
+
+        Returns
+        -------
+        generator
+            For each item of ``X``, in order, its :class:`~skcrystal._lattice.Cluster` or the
+            exception it raised (a :class:`~skcrystal.io.StructureError` for bad input).
+        """
+        from joblib import Parallel, delayed
+
+        items = check_sequence(X)
+        shift = self.atomic_number_shift
+        jobs = (delayed(_cluster_or_error)(item, index, self.target_n_atoms, shift) for index, item in enumerate(items))
+        return Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs)
+
     def render(self, clusters):
         """Images of canonical clusters, shape ``(n, 3, n_pixels, n_pixels)``, float32."""
         n = self.n_pixels
@@ -280,6 +299,13 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         tags.transformer_tags.preserves_dtype = []
         tags.non_deterministic = False
         return tags
+
+
+def _cluster_or_error(item, index, n_atoms, shift):
+    try:
+        return _cluster(item, index, n_atoms, shift)
+    except Exception as error:  # noqa: BLE001 -- handed back to be reported with its item
+        return error
 
 
 def _cluster(item, index, n_atoms, shift):

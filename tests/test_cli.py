@@ -34,6 +34,17 @@ def test_json_keeps_input_order_and_reports_the_broken_file(tmp_path, capsys):
         assert record["probability"] == max(record["probabilities"].values())
 
 
+def test_jobs_give_the_serial_answer_and_keep_the_good_files(tmp_path, capsys):
+    broken = tmp_path / "binary.cif"
+    broken.write_bytes(bytes(range(256)))
+    argv = ["classify", "--format", "json", GOOD[0], str(broken), GOOD[1]]
+    assert main(argv) == 1
+    serial = json.loads(capsys.readouterr().out)
+    assert main(argv + ["--jobs", "2"]) == 1
+    assert json.loads(capsys.readouterr().out) == serial
+    assert [r.get("label") for r in serial] == ["fcc", None, "bcc"]
+
+
 def test_all_good_files_exit_zero_with_csv_uncertainty_and_baseline(capsys):
     status = main(["classify", "--format", "csv", "--uncertainty", "--baseline", *GOOD])
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))

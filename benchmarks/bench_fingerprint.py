@@ -94,6 +94,11 @@ def main():
     best = min(t for name, t in rows if "kernel" in name)
     rows.append(("whole transform (cluster + fastest kernel)", t_clusters + best))
     rows.append(("whole transform, every lattice shape new", rows[-2][1] + best))
+    fastest = compiled if args.device == "cpu" else eager
+    for jobs in (1, 2):
+        fastest.set_params(n_jobs=jobs)
+        seconds = median_time(lambda: fastest.transform(structures), args.repeats) / args.batch
+        rows.append((f"`transform` end to end, n_jobs={jobs}", seconds))
 
     print(f"# Fingerprint of a {len(cluster.numbers)}-atom fcc cluster, {eager.n_pixels}x{eager.n_pixels} pixels, 6 orientations")
     print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")

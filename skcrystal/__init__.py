@@ -22,7 +22,7 @@ __all__ = [*_PUBLIC, "__version__"]
 
 
 def __getattr__(name):
-    if name in ("datasets", "defects"):
+    if name in ("datasets", "defects", "explain"):
         return importlib.import_module(f"skcrystal.{name}")
     if name in _PUBLIC:
         value = getattr(importlib.import_module(_PUBLIC[name]), name)

@@ -1,0 +1,213 @@
+"""Figures with matplotlib: fingerprints, attribution overlays, probability curves, confusion.
+
+matplotlib is imported by each function when it is called (it is the ``plots`` extra:
+``pip install skcrystal[plots]``), so importing this module costs nothing. Every function
+takes an optional ``ax`` (or ``axes``) to draw into and returns what it drew on, in the manner
+of scikit-learn's ``*Display`` helpers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Titles of the three channels of a fingerprint: the rotation axis of each.
+CHANNELS = ("x", "y", "z")
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as error:  # pragma: no cover - depends on the installation
+        raise ImportError("skcrystal.plotting needs matplotlib: pip install 'skcrystal[plots]'.") from error
+    return plt
+
+
+def _image(image):
+    image = np.asarray(image, dtype=float)
+    if image.ndim != 3 or image.shape[0] != 3:
+        raise ValueError(f"expected one fingerprint of shape (3, n_pixels, n_pixels), got shape {image.shape}.")
+    return image
+
+
+def plot_fingerprint(image, *, axes=None, channels=True, title=None):
+    """A fingerprint as an RGB image, and optionally each channel on its own.
+
+    Parameters
+    ----------
+    image : array-like of shape (3, n_pixels, n_pixels)
+        One image of :class:`~skcrystal.DiffractionFingerprint` (values in [0, 1]).
+    axes : sequence of matplotlib Axes, default=None
+        One axes for the RGB view (and three more with ``channels``); default: a new figure.
+    channels : bool, default=True
+        Also draw the channels (rotations about x, y and z) in grey levels.
+    title : str, default=None
+        Title of the RGB view.
+
+    Returns
+    -------
+    axes : ndarray of matplotlib Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrystal.plotting import plot_fingerprint
+    >>> axes = plot_fingerprint(np.zeros((3, 16, 16)))
+    >>> [ax.get_title() for ax in axes]
+    ['RGB', 'x', 'y', 'z']
+    """
+    image = _image(image)
+    if axes is None:
+        plt = _pyplot()
+        _, axes = plt.subplots(1, 4 if channels else 1, figsize=(10 if channels else 3, 3), squeeze=False)
+    axes = np.ravel(axes)
+    axes[0].imshow(np.clip(np.transpose(image, (1, 2, 0)), 0, 1), origin="lower")
+    axes[0].set_title("RGB" if title is None else title)
+    if channels:
+        for ax, channel, name in zip(axes[1:], image, CHANNELS):
+            ax.imshow(channel, cmap="gray", origin="lower", vmin=0, vmax=max(channel.max(), 1e-12))
+            ax.set_title(name)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return axes
+
+
+def plot_attribution(image, attribution, *, ax=None, cmap="inferno", alpha=0.7, title=None):
+    """An attribution map over its fingerprint.
+
+    The fingerprint is drawn in grey levels (its three channels summed), the attribution's
+    magnitude (absolute values summed over channels, scaled to [0, 1]) over it in colour,
+    transparent where it is small.
+
+    Parameters
+    ----------
+    image : array-like of shape (3, n_pixels, n_pixels)
+    attribution : array-like of shape (3, n_pixels, n_pixels)
+        E.g. one map of :func:`skcrystal.explain.attribution_maps`.
+    ax : matplotlib Axes, default=None
+    cmap : str, default="inferno"
+    alpha : float, default=0.7
+        Opacity of the strongest attribution.
+    title : str, default=None
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrystal.plotting import plot_attribution
+    >>> ax = plot_attribution(np.zeros((3, 16, 16)), np.ones((3, 16, 16)), title="fcc")
+    >>> ax.get_title()
+    'fcc'
+    """
+    image, attribution = _image(image), _image(attribution)
+    if ax is None:
+        _, ax = _pyplot().subplots(figsize=(3.5, 3.5))
+    ax.imshow(image.sum(axis=0), cmap="gray", origin="lower")
+    magnitude = np.abs(attribution).sum(axis=0)
+    magnitude = magnitude / magnitude.max() if magnitude.max() > 0 else magnitude
+    colours = _pyplot().get_cmap(cmap)(magnitude)
+    colours[..., 3] = alpha * magnitude
+    ax.imshow(colours, origin="lower")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_probabilities(x, proba, classes, *, std=None, ax=None, xlabel=None, min_probability=0.05):
+    """Class probabilities along a parameter, with one-standard-deviation bands.
+
+    Parameters
+    ----------
+    x : array-like of shape (n_points,)
+        The parameter (e.g. the fraction of atoms removed, or a rhombohedral angle).
+    proba : array-like of shape (n_points, n_classes)
+        Mean probabilities at each point (e.g. ``predict_uncertainty(...).proba``, or the
+        mean over several random realisations).
+    classes : sequence of str
+        The columns' labels (``classes_``).
+    std : array-like of shape (n_points, n_classes), default=None
+        Standard deviations, drawn as bands of +- one standard deviation.
+    ax : matplotlib Axes, default=None
+    xlabel : str, default=None
+    min_probability : float, default=0.05
+        Classes whose probability stays below this everywhere are left out.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrystal.plotting import plot_probabilities
+    >>> x = np.linspace(0, 1, 5)
+    >>> proba = np.stack([1 - x, x, np.zeros(5)], axis=1)
+    >>> ax = plot_probabilities(x, proba, ["bcc", "sc", "fcc"], std=0.1 * np.ones((5, 3)))
+    >>> [line.get_label() for line in ax.get_lines()]
+    ['bcc', 'sc']
+    """
+    x = np.asarray(x, dtype=float)
+    proba = np.asarray(proba, dtype=float)
+    if proba.shape != (len(x), len(classes)):
+        raise ValueError(f"proba has shape {proba.shape}; expected (len(x), len(classes)) = ({len(x)}, {len(classes)}).")
+    if std is not None:
+        std = np.asarray(std, dtype=float)
+        if std.shape != proba.shape:
+            raise ValueError(f"std has shape {std.shape}; expected the shape of proba, {proba.shape}.")
+    if ax is None:
+        _, ax = _pyplot().subplots(figsize=(6, 4))
+    for column, label in enumerate(classes):
+        if proba[:, column].max() < min_probability:
+            continue
+        (line,) = ax.plot(x, proba[:, column], marker="o", markersize=3, label=str(label))
+        if std is not None:
+            low = np.clip(proba[:, column] - std[:, column], 0, 1)
+            high = np.clip(proba[:, column] + std[:, column], 0, 1)
+            ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel("probability")
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    ax.legend(loc="best")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_confusion_matrix(y_true, y_pred, *, labels=None, normalize="true", ax=None, **kwargs):
+    """Confusion matrix of true against predicted classes.
+
+    A thin layer over scikit-learn's ``ConfusionMatrixDisplay.from_predictions`` with the
+    rows normalised by default (each row: where the crystals of one true class went).
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_samples,)
+    labels : sequence, default=None
+        Order of the classes (default: sorted union of both).
+    normalize : {"true", "pred", "all"} or None, default="true"
+    ax : matplotlib Axes, default=None
+    **kwargs
+        Passed to ``ConfusionMatrixDisplay.from_predictions`` (``cmap``, ``values_format``...).
+
+    Returns
+    -------
+    sklearn.metrics.ConfusionMatrixDisplay
+
+    Examples
+    --------
+    >>> from skcrystal.plotting import plot_confusion_matrix
+    >>> display = plot_confusion_matrix(["fcc", "bcc", "bcc"], ["fcc", "bcc", "sc"])
+    >>> display.confusion_matrix.shape
+    (3, 3)
+    """
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    _pyplot()
+    kwargs.setdefault("values_format", ".2f" if normalize else "d")
+    kwargs.setdefault("colorbar", False)
+    return ConfusionMatrixDisplay.from_predictions(y_true, y_pred, labels=labels, normalize=normalize, ax=ax, **kwargs)

@@ -1,0 +1,64 @@
+"""Figures: what is drawn, and clear errors for misshapen input."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.collections import PolyCollection  # noqa: E402
+
+from skcrystal.plotting import plot_attribution, plot_confusion_matrix, plot_fingerprint, plot_probabilities  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def test_fingerprint_rgb_and_channels():
+    rng = np.random.default_rng(0)
+    image = rng.random((3, 8, 8))
+    axes = plot_fingerprint(image)
+    np.testing.assert_allclose(axes[0].images[0].get_array(), np.transpose(image, (1, 2, 0)))
+    for ax, channel in zip(axes[1:], image):
+        np.testing.assert_allclose(ax.images[0].get_array(), channel)
+    assert len(plot_fingerprint(image, channels=False)) == 1
+
+
+def test_attribution_overlay_is_transparent_where_attribution_is_zero():
+    attribution = np.zeros((3, 8, 8))
+    attribution[:, 2, 3] = -5.0  # magnitude counts, not sign
+    ax = plot_attribution(np.ones((3, 8, 8)), attribution)
+    overlay = np.asarray(ax.images[1].get_array())
+    assert overlay[2, 3, 3] == pytest.approx(0.7)
+    assert overlay[..., 3].sum() == pytest.approx(0.7)
+
+
+def test_probability_bands_and_hidden_classes():
+    x = np.linspace(0, 1, 4)
+    proba = np.stack([1 - x, x, np.full(4, 0.01)], axis=1)
+    ax = plot_probabilities(x, proba, ["bcc", "sc", "fcc"], std=np.full((4, 3), 0.1), xlabel="f")
+    assert [line.get_label() for line in ax.get_lines()] == ["bcc", "sc"]
+    assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 2
+    assert ax.get_xlabel() == "f"
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: plot_fingerprint(np.zeros((8, 8))), r"shape \(3, n_pixels, n_pixels\), got shape \(8, 8\)"),
+        (lambda: plot_probabilities([0, 1], np.zeros((2, 2)), ["a", "b", "c"]), r"expected \(len\(x\), len\(classes\)\)"),
+        (lambda: plot_probabilities([0, 1], np.zeros((2, 2)), ["a", "b"], std=np.zeros(2)), "std has shape"),
+    ],
+)
+def test_misshapen_input_is_named(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_confusion_matrix_rows_are_normalised():
+    display = plot_confusion_matrix(["fcc", "fcc", "bcc", "bcc"], ["fcc", "bcc", "bcc", "bcc"], labels=["bcc", "fcc"])
+    np.testing.assert_allclose(display.confusion_matrix, [[1.0, 0.0], [0.5, 0.5]])

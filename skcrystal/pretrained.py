@@ -129,6 +129,8 @@ def save_pretrained(pipeline, directory, info=None):
         Steps ``"fingerprint"`` and ``"classifier"``, fitted.
     directory : str or path-like
         Created if missing; ``weights.pt`` and ``model.json`` are written into it.
+        Class labels must be strings, integers, floats or booleans (they are stored as
+        JSON and come back with their type).
     info : dict, default=None
         Recorded in the metadata (e.g. how the model was trained).
     """
@@ -144,13 +146,24 @@ def save_pretrained(pipeline, directory, info=None):
         for key, value in classifier.get_params_for("module").items()
     }
     metadata = {
-        "classes": [str(c) for c in classifier.classes_],
+        "classes": _json_labels(classifier.classes_),
         "image_shape": [int(n) for n in classifier.image_shape_],
         "fingerprint": {k: v for k, v in fingerprint.get_params().items() if k not in ("n_jobs", "device")},
         "module": module_params,
         "info": info or {},
     }
     (directory / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
+
+
+def _json_labels(classes):
+    labels = classes.tolist()
+    bad = [label for label in labels if not isinstance(label, (str, int, float, bool))]
+    if bad:
+        raise TypeError(
+            f"save_pretrained stores the class labels as JSON (str, int, float or bool); "
+            f"label {bad[0]!r} of type {type(bad[0]).__name__} is none of these."
+        )
+    return labels
 
 
 def load_pretrained(directory=None, *, device="cpu"):

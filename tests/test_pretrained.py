@@ -87,3 +87,23 @@ def test_shipped_model_classifies_the_bundled_examples():
     assert model.predict(files).tolist() == list(EXPECTED.values())
     proba = model.predict_proba(files)
     assert proba.max(axis=1).min() > 0.9
+
+
+def test_own_classes_and_sizes_round_trip_with_their_label_type(tmp_path):
+    from sklearn.pipeline import Pipeline
+
+    from skcrystal import CrystalClassifier, DiffractionFingerprint
+
+    structures, labels = make_prototype_dataset(4, classes=["fcc", "bcc", "sc"], random_state=2)
+    y = np.array([{"fcc": 10, "bcc": 20, "sc": 30}[label] for label in labels])
+    fingerprint = DiffractionFingerprint(n_pixels=24, pixel_size=1.07e-3, beam_stop_radius=2, compile=False)
+    net = CrystalClassifier(max_epochs=1, train_split=None, random_state=0, module__filters=(4,) * 6, module__hidden=8)
+    pipeline = Pipeline([("fingerprint", fingerprint), ("classifier", net)]).fit(structures, y)
+    save_pretrained(pipeline, tmp_path)
+    loaded = load_pretrained(tmp_path)
+    np.testing.assert_allclose(loaded.predict_proba(structures), pipeline.predict_proba(structures), atol=1e-5)
+    assert loaded.predict(structures).tolist() == pipeline.predict(structures).tolist()
+    assert isinstance(loaded.predict(structures)[0].item(), int)
+    pipeline.named_steps["classifier"].label_encoder_.classes_ = np.array([None, 1, 2], dtype=object)
+    with pytest.raises(TypeError, match="label None of type NoneType"):
+        save_pretrained(pipeline, tmp_path / "bad")

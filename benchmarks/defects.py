@@ -12,6 +12,10 @@ numbers as quoted in issue #4), Supplementary Table 1 (displacements) and 2 (vac
 substitutions) with spglib at all three settings, and per-class accuracies of each model.
 
     python benchmarks/defects.py [--n-per-class 30] [--model NAME=DIR ...] [--plot FILE.png] [--json FILE]
+    python benchmarks/defects.py --merge A.json B.json [--plot FILE.png]   # tables of earlier runs
+
+``--merge`` joins the columns of runs made on the same test set (same ``--n-per-class`` and
+``--random-state``), e.g. a second model run with ``--no-spglib``.
 """
 
 import argparse
@@ -185,6 +189,21 @@ def plot(result, path):
     fig.savefig(path, dpi=110)
 
 
+def merge(paths):
+    """One result from the JSON files of runs on the same test set."""
+    results = [json.loads(Path(path).read_text()) for path in paths]
+    first = results[0]
+    for other in results[1:]:
+        if (other["n_per_class"], other["random_state"]) != (first["n_per_class"], first["random_state"]):
+            raise SystemExit(f"cannot merge runs on different test sets: {paths}")
+        first["accuracy"].update(other["accuracy"])
+        first["per_class"].update(other["per_class"])
+        first["seconds"] = {k: first["seconds"].get(k, 0) + other["seconds"].get(k, 0) for k in first["seconds"]}
+    # Models first, then spglib, whatever the order of the files.
+    first["accuracy"] = dict(sorted(first["accuracy"].items(), key=lambda item: item[0].startswith("spglib")))
+    return first
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-per-class", type=int, default=30)
@@ -194,10 +213,15 @@ def main():
     parser.add_argument("--no-spglib", action="store_true", help="models only")
     parser.add_argument("--json", type=Path, help="write the results as JSON")
     parser.add_argument("--plot", type=Path, help="write the accuracy curves as an image")
+    parser.add_argument("--merge", nargs="+", type=Path, metavar="JSON", help="print the tables of earlier runs")
     args = parser.parse_args()
-    start = time.perf_counter()
-    result = run(args.n_per_class, args.random_state, load_models(args.model), args.n_jobs, spglib=not args.no_spglib)
-    result["seconds"]["total"] = round(time.perf_counter() - start, 1)
+    if args.merge:
+        result = merge(args.merge)
+    else:
+        start = time.perf_counter()
+        models = load_models(args.model)
+        result = run(args.n_per_class, args.random_state, models, args.n_jobs, spglib=not args.no_spglib)
+        result["seconds"]["total"] = round(time.perf_counter() - start, 1)
     print(markdown(result))
     print(f"Time (s): {result['seconds']}")
     if args.json:

@@ -7,7 +7,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 
 from . import _diffraction, _lattice
 from .io import StructureError, check_sequence, to_structure
@@ -15,6 +15,13 @@ from .io import StructureError, check_sequence, to_structure
 #: With ``compile="auto"``, the CPU kernel is compiled for batches at least this large: the
 #: compilation (seconds, cached on disk by torch) then pays for itself.
 AUTO_COMPILE_MIN_CRYSTALS = 500
+#: Cells more skewed than this (product of the lattice vectors' lengths over the cell volume;
+#: 1 for a rectangular cell, 1.15 for a hexagonal one) are replaced by their LLL-reduced cell
+#: before the canonical-cell search (see ``_compact_cell``). Ordinary cells are passed as given.
+REDUCE_SKEW = 50.0
+#: The warning of ``on_error="nan"`` / ``"skip"`` spells out at most this many errors (all
+#: of them are in ``errors_``).
+MAX_ERRORS_SHOWN = 10
 
 
 class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
@@ -35,7 +42,8 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
     with ``H`` the scattering vector of pixel ``(i, j)``, ``Omega`` its solid angle and ``f``
     X-ray form factors (see :mod:`skcrystal._diffraction`). Pixels within
     ``beam_stop_radius`` of the centre are zeroed, then the three-channel image is min-max
-    scaled to [0, 1]. The transformer is stateless: ``fit`` only validates the parameters.
+    scaled to [0, 1]. The transformer is stateless: ``fit`` only validates the parameters
+    (``transform`` records the bad items in ``errors_`` when ``on_error`` is not ``"raise"``).
 
     Parameters
     ----------
@@ -68,6 +76,34 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         Compile the CPU kernel with ``torch.compile`` (needs a C++ compiler; falls back to
         the eager kernel with a warning if compilation fails). ``"auto"`` compiles on CPU for
         batches of at least 500 crystals. Results agree to float32 precision either way.
+    on_error : {"raise", "nan", "skip"}, default="raise"
+        What ``transform`` does with an item of ``X`` that cannot be fingerprinted (unreadable
+        file, no periodic cell, overlapping atoms, element without a form factor, ...; see
+        :mod:`skcrystal.io`). ``"raise"`` raises the
+        :class:`~skcrystal.io.StructureError` of the first bad item. ``"nan"`` keeps the
+        output's shape ``(n, 3, n_pixels, n_pixels)`` and fills the rows of bad items with NaN;
+        ``"skip"`` drops their rows. Both issue one ``RuntimeWarning`` that lists the bad
+        items' indices and reasons, and store their errors in ``errors_``. The rows of good
+        items are those of a clean run without the bad items. An unexpected exception raised
+        by an item (a bug rather than bad input) propagates unchanged with ``"raise"``; with
+        ``"nan"`` and ``"skip"`` it is wrapped in a :class:`~skcrystal.io.StructureError` that
+        names the item and the original exception.
+
+        In a :class:`~sklearn.pipeline.Pipeline` with labels, use ``"raise"`` or ``"nan"``:
+        ``"skip"`` changes the number of rows, which then no longer match ``y``.
+        :class:`~skcrystal.CrystalClassifier` refuses NaN images, so with ``"nan"`` classify
+        the finite rows yourself::
+
+            images = fingerprint.transform(X)
+            ok = ~np.isnan(images).any(axis=(1, 2, 3))
+            labels = classifier.predict(images[ok])
+
+    Attributes
+    ----------
+    errors_ : list of skcrystal.io.StructureError
+        Set by ``transform`` when ``on_error`` is ``"nan"`` or ``"skip"``: the error of each bad
+        item of the last ``X``, in order (each with ``.index``, ``.item`` and ``.reason``);
+        empty if every item was good.
 
     See Also
     --------
@@ -85,6 +121,17 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
     >>> images = DiffractionFingerprint().transform([fe])
     >>> images.shape, images.dtype, float(images.min()), float(images.max())
     ((1, 3, 64, 64), dtype('float32'), 0.0, 1.0)
+
+    A bad item gives a row of NaN with ``on_error="nan"``, and its error in ``errors_``:
+
+    >>> import warnings
+    >>> fp = DiffractionFingerprint(n_pixels=16, target_n_atoms=32, on_error="nan")
+    >>> with warnings.catch_warnings(record=True):
+    ...     images = fp.transform([fe, "missing.cif"])
+    >>> images.shape, np.isnan(images).any(axis=(1, 2, 3)).tolist()
+    ((2, 3, 16, 16), [False, True])
+    >>> [str(error) for error in fp.errors_]
+    ["X[1] ('missing.cif'): no such file"]
     """
 
     _parameter_constraints = {
@@ -96,10 +143,16 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         "beam_stop_radius": [Interval(Real, 0, None, closed="left")],
         "target_n_atoms": [Interval(Integral, 2, None, closed="left")],
         "atomic_number_shift": [Interval(Integral, None, None, closed="neither")],
-        "device": "no_validation",
+        "device": "no_validation",  # checked by _validate_device (torch knows the devices)
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "n_jobs": [Integral, None],
+        # joblib: 1, 2, ... processes; -1 all cores, -2 all but one, ...; 0 means nothing.
+        "n_jobs": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Integral, None, -1, closed="right"),
+            None,
+        ],
         "compile": ["boolean", StrOptions({"auto"})],
+        "on_error": [StrOptions({"raise", "nan", "skip"})],
     }
 
     def __init__(
@@ -117,6 +170,7 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         batch_size=32,
         n_jobs=None,
         compile="auto",
+        on_error="raise",
     ):
         self.wavelength = wavelength
         self.detector_distance = detector_distance
@@ -130,6 +184,7 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         self.batch_size = batch_size
         self.n_jobs = n_jobs
         self.compile = compile
+        self.on_error = on_error
 
     def fit(self, X=None, y=None):
         """Validate the parameters; the transformer learns nothing.
@@ -143,8 +198,48 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         -------
         self : DiffractionFingerprint
         """
-        self._validate_params()
+        self._check_params()
         return self
+
+    def _check_params(self):
+        """sklearn's checks of single parameters, then the device and the beam stop.
+
+        Raises
+        ------
+        sklearn.utils._param_validation.InvalidParameterError
+            A ``ValueError`` (and ``TypeError``) naming the parameter.
+        """
+        self._validate_params()
+        self._validate_device()
+        # The farthest pixel centre lies sqrt(2) (n - 1) / 2 pixels from the detector centre.
+        if self.beam_stop_radius >= np.sqrt(2) * (self.n_pixels - 1) / 2:
+            raise InvalidParameterError(
+                f"The 'beam_stop_radius' parameter of {type(self).__name__} must be smaller than "
+                f"the detector's half diagonal ({np.sqrt(2) * (self.n_pixels - 1) / 2:.4g} pixels for "
+                f"n_pixels={self.n_pixels}); got {self.beam_stop_radius!r}, which blanks every pixel."
+            )
+
+    def _validate_device(self):
+        device = self.device
+        if type(device).__name__ == "device" and type(device).__module__ == "torch":
+            return
+        if isinstance(device, str) and device in {"cpu", "cuda"}:
+            return
+        problem = None
+        if not isinstance(device, str):
+            problem = f"Got {device!r} of type {type(device).__name__} instead."
+        else:
+            import torch
+
+            try:
+                torch.device(device)
+            except RuntimeError as error:
+                problem = f"Got {device!r} instead ({str(error).strip().splitlines()[0]})."
+        if problem:
+            raise InvalidParameterError(
+                f"The 'device' parameter of {type(self).__name__} must be a torch device name "
+                f"such as 'cpu', 'cuda' or 'cuda:1', or a torch.device. {problem}"
+            )
 
     def transform(self, X):
         """Fingerprint each structure of ``X``.
@@ -159,14 +254,59 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         ndarray of shape (n_structures, 3, n_pixels, n_pixels), float32
             Values in [0, 1].
 
+            With ``on_error="skip"``, only the rows of the good items; with ``"nan"``, the rows of
+            bad items are NaN.
+
         Raises
         ------
         skcrystal.io.StructureError
-            Names the first item of ``X`` that cannot be used, and why.
+            With ``on_error="raise"``: names the first item of ``X`` that cannot be used, and why.
+        TypeError, ValueError
+            If ``X`` itself is not a non-empty sequence of items (whatever ``on_error``).
+        sklearn.utils._param_validation.InvalidParameterError
+            For a parameter out of range or of the wrong type.
+
+        Warns
+        -----
+        RuntimeWarning
+            With ``on_error="nan"`` or ``"skip"``, once, if some items are bad.
         """
-        self._validate_params()
-        clusters = self.clusters(X)
-        return self.render(clusters)
+        self._check_params()
+        if self.on_error == "raise":
+            # errors_ describes the last non-raising transform only.
+            self.__dict__.pop("errors_", None)
+            return self.render(self.clusters(X))
+        items = check_sequence(X)
+        good, errors = [], []
+        for index, (item, result) in enumerate(zip(items, self._clusters_or_errors(items))):
+            if isinstance(result, BaseException):
+                errors.append(_as_structure_error(result, index, item))
+            else:
+                good.append((index, result))
+        self.errors_ = errors
+        n = self.n_pixels
+        images = np.empty((0, 3, n, n), dtype=np.float32)
+        if good:
+            images = self.render([cluster for _, cluster in good])
+        if self.on_error == "nan":
+            full = np.full((len(items), 3, n, n), np.nan, dtype=np.float32)
+            full[[index for index, _ in good]] = images
+            images = full
+        if errors:
+            warnings.warn(self._error_summary(errors, len(items)), RuntimeWarning, stacklevel=2)
+        return images
+
+    def _error_summary(self, errors, n_items):
+        fate = "are all NaN" if self.on_error == "nan" else "were dropped"
+        indices = [error.index for error in errors]
+        lines = [
+            f"{len(errors)} of {n_items} items of X could not be fingerprinted; their rows {fate} "
+            f"(on_error={self.on_error!r}). Indices: {indices}. Their errors are in errors_:"
+        ]
+        lines += [f"  {error}" for error in errors[:MAX_ERRORS_SHOWN]]
+        if len(errors) > MAX_ERRORS_SHOWN:
+            lines.append(f"  ... and {len(errors) - MAX_ERRORS_SHOWN} more")
+        return "\n".join(lines)
 
     def clusters(self, X):
         """Canonical clusters of the structures of ``X`` (the step before the kernel).
@@ -194,9 +334,11 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
             For each item of ``X``, in order, its :class:`~skcrystal._lattice.Cluster` or the
             exception it raised (a :class:`~skcrystal.io.StructureError` for bad input).
         """
+        return self._clusters_or_errors(check_sequence(X))
+
+    def _clusters_or_errors(self, items):
         from joblib import Parallel, delayed
 
-        items = check_sequence(X)
         shift = self.atomic_number_shift
         jobs = (delayed(_cluster_or_error)(item, index, self.target_n_atoms, shift) for index, item in enumerate(items))
         return Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs)
@@ -301,6 +443,21 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         return tags
 
 
+def _as_structure_error(error, index, item):
+    """``error`` as a :class:`StructureError` naming item ``index`` (wrapped if unexpected)."""
+    if isinstance(error, StructureError):
+        if error.index == index and error.item is item:
+            return error
+        wrapped = StructureError(error.reason, index=index, item=item)
+    else:
+        text = str(error).strip()
+        wrapped = StructureError(
+            f"unexpected {type(error).__name__}" + (f": {text}" if text else ""), index=index, item=item
+        )
+    wrapped.__cause__ = error
+    return wrapped
+
+
 def _cluster_or_error(item, index, n_atoms, shift):
     try:
         return _cluster(item, index, n_atoms, shift)
@@ -320,4 +477,23 @@ def _cluster(item, index, n_atoms, shift):
             index=index,
             item=item,
         )
-    return _lattice.canonical_cluster(structure.lattice.matrix, structure.frac_coords, numbers, n_atoms)
+    cell, frac_coords = _compact_cell(structure)
+    return _lattice.canonical_cluster(cell, frac_coords, numbers, n_atoms)
+
+
+def _compact_cell(structure):
+    """Lattice and fractional coordinates to hand to :mod:`skcrystal._lattice`.
+
+    The input cell, unless it is skewed past :data:`REDUCE_SKEW`: then its LLL-reduced cell
+    (same lattice, same Cartesian positions, atoms wrapped into it), whose skew is at most
+    about 3. The canonical cluster does not depend on the cell, but
+    :func:`skcrystal._lattice.reduce_cell` rounds the metric of the cell it is given and fails
+    (or loses precision) on cells skewed past a few hundred, such as ``(a, b + 1000 a, c)``.
+    """
+    matrix = structure.lattice.matrix
+    skew = np.prod(np.linalg.norm(matrix, axis=1)) / abs(np.linalg.det(matrix))
+    if skew <= REDUCE_SKEW:
+        return matrix, structure.frac_coords
+    reduced = structure.lattice.get_lll_reduced_lattice().matrix
+    frac = np.linalg.solve(reduced.T, structure.cart_coords.T).T
+    return reduced, frac - np.floor(frac)

@@ -4,13 +4,28 @@ An item of ``X`` is a pymatgen ``Structure``, an ASE ``Atoms`` or a path (``str`
 ``os.PathLike``) to a file that pymatgen or ASE reads (CIF, POSCAR, extxyz, LAMMPS data, ...).
 Every problem is reported as a :class:`StructureError` that names the item (its index in
 ``X``, and its path where it has one) and what is wrong with it.
+
+What is refused, and why (each check names the item and the reason):
+
+- ``X`` itself: a single structure or path, a mapping, a set, a numeric array, an empty
+  sequence (``TypeError`` / ``ValueError``, not a :class:`StructureError`).
+- items of another type (numbers, ``None``, ``bytes``, dicts, arrays), a pymatgen
+  ``Molecule``, ASE ``Atoms`` without a full periodic cell;
+- files that are missing, directories, not regular files (pipes, devices), empty, larger
+  than :data:`MAX_FILE_BYTES`, or that neither pymatgen nor ASE can read;
+- structures without atoms (or with vacancy placeholders only), with non-finite or singular
+  lattices, lattice vectors shorter than :data:`MIN_DISTANCE`, non-finite coordinates or
+  coordinates more than :data:`MAX_FRACTIONAL` cells away, partial occupancies, dummy
+  species or atomic numbers outside 1 to 118, and atoms on top of each other.
+
+A left-handed lattice is fine: it is the same crystal.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence, Set
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +33,26 @@ import numpy as np
 #: Atoms closer than this (Angstrom, periodic images included) are "on top of each other":
 #: far below any bond (H2: 0.74 A), so it catches duplicated atoms, not strong thermal noise.
 MIN_DISTANCE = 0.2
+#: A lattice whose (LLL-reduced) cell volume is at most this fraction of the product of its
+#: vector lengths is singular: its vectors are coplanar to within about 1e-8 radian.
+SINGULAR_VOLUME = 1e-8
+#: Largest structure file read, in bytes (2 GiB). pymatgen and ASE read a whole file into
+#: memory, several times its size, before a single atom is checked; a larger file is refused
+#: before it is opened. Raise it (``skcrystal.io.MAX_FILE_BYTES = ...``) for a machine that
+#: can afford it.
+MAX_FILE_BYTES = 2 * 1024**3
+#: Largest absolute fractional coordinate accepted. Wrapping an atom a million cells away
+#: back into the cell still keeps its position to 1e-10 of a cell in float64; much further,
+#: float64 rounding moves it by a visible fraction of the cell (at 1e16 cells, anywhere).
+MAX_FRACTIONAL = 1e6
+#: Heaviest element accepted (oganesson); the form factors of the fingerprint go less far.
+MAX_ATOMIC_NUMBER = 118
 #: File name endings that ASE reads only when told the format.
 _ASE_FORMATS = {".lmp": "lammps-data", ".data": "lammps-data", ".lammps": "lammps-data"}
+#: Files at most this large are read whole to tell "only whitespace" from content.
+_SNIFF_BYTES = 65536
+#: Longest path shown in full in a message; longer ones keep their start and end.
+_MAX_SHOWN_PATH = 200
 
 
 class StructureError(ValueError):
@@ -57,16 +90,28 @@ def describe(item, index=None):
     --------
     >>> describe("Fe.cif", 2)
     "X[2] ('Fe.cif')"
+    >>> describe(None, 0)
+    'X[0] (None)'
     """
     prefix = "item" if index is None else f"X[{index}]"
     if item is None:
-        return "structure" if index is None else prefix
+        return "structure" if index is None else f"{prefix} (None)"
     if isinstance(item, (str, os.PathLike)):
-        return f"{prefix} ({os.fspath(item)!r})"
+        try:
+            path = os.fspath(item)
+        except Exception:  # noqa: BLE001 -- a broken PathLike still gets a name
+            return f"{prefix} ({type(item).__name__})"
+        if isinstance(path, str) and len(path) > _MAX_SHOWN_PATH:
+            half = _MAX_SHOWN_PATH // 2
+            path = f"{path[:half]}...{path[-half:]}"
+        return f"{prefix} ({path!r})"
     formula = getattr(item, "formula", None)
     if callable(getattr(item, "get_chemical_formula", None)):
-        formula = item.get_chemical_formula()
-    label = type(item).__name__ + (f" {formula}" if isinstance(formula, str) else "")
+        try:
+            formula = item.get_chemical_formula()
+        except Exception:  # noqa: BLE001 -- e.g. atomic numbers ASE has no symbol for
+            formula = None
+    label = type(item).__name__ + (f" {formula}" if isinstance(formula, str) and formula else "")
     return f"{prefix} ({label})"
 
 
@@ -100,19 +145,49 @@ def to_structures(X):
 
 
 def check_sequence(X):
-    """``X`` as a list, after checking that it is a non-empty sequence of items."""
+    """``X`` as a list, after checking that it is a non-empty sequence of items.
+
+    Raises
+    ------
+    TypeError
+        ``X`` is a single structure or path, a mapping, a set, a non-object array or
+        anything not iterable.
+    ValueError
+        ``X`` is empty.
+
+    Examples
+    --------
+    >>> check_sequence(("Fe.cif", "Cu.cif"))
+    ['Fe.cif', 'Cu.cif']
+    >>> check_sequence({"Fe.cif": 1})
+    Traceback (most recent call last):
+    ...
+    TypeError: X must be a sequence of structures or paths, got a dict (a mapping); pass list(X.values()) or list(X.keys()).
+    """
+    expected = "X must be a sequence of structures or paths"
     if isinstance(X, (str, os.PathLike)) or _is_single_structure(X):
+        raise TypeError(f"{expected}, got a single {type(X).__name__}; wrap it in a list: [x].")
+    if isinstance(X, (bytes, bytearray)):
+        raise TypeError(f"{expected}, got {type(X).__name__}; decode a path first: [x.decode()].")
+    if isinstance(X, Mapping):
         raise TypeError(
-            "X must be a sequence of structures or paths, got a single "
-            f"{type(X).__name__}; wrap it in a list: [x]."
+            f"{expected}, got a {type(X).__name__} (a mapping); pass list(X.values()) or list(X.keys())."
         )
-    if isinstance(X, np.ndarray) and X.dtype != object:
+    if isinstance(X, Set):
         raise TypeError(
-            f"X must be a sequence of structures or paths, got a numeric array of shape "
-            f"{X.shape}; the fingerprint reads crystal structures, not feature vectors."
+            f"{expected}, got a {type(X).__name__}, which has no order (the rows of the output "
+            "would not match anything); pass a list."
         )
-    if not isinstance(X, (Sequence, np.ndarray)) and not hasattr(X, "__iter__"):
-        raise TypeError(f"X must be a sequence of structures or paths, got {type(X).__name__}.")
+    if isinstance(X, np.ndarray):
+        if X.dtype != object and X.dtype.kind != "U":
+            raise TypeError(
+                f"{expected}, got a numeric array of dtype {X.dtype} and shape {X.shape}; "
+                "the fingerprint reads crystal structures, not feature vectors."
+            )
+        if X.ndim != 1:
+            raise TypeError(f"{expected}, got an array of shape {X.shape}; a 1-d array of items is needed.")
+    if not isinstance(X, Sequence) and not hasattr(X, "__iter__"):
+        raise TypeError(f"{expected}, got {type(X).__name__}.")
     items = list(X)
     if not items:
         raise ValueError("X is empty: at least one structure is required.")
@@ -150,6 +225,8 @@ def _convert(item):
         raise StructureError("a Molecule has no lattice; a periodic cell is needed")
     if type(item).__module__.startswith("ase") and hasattr(item, "get_cell"):
         return _from_ase(item)
+    if isinstance(item, (bytes, bytearray)):
+        raise StructureError("unsupported type bytes; give a path as str or pathlib.Path (decode it first)")
     raise StructureError(
         f"unsupported type {type(item).__module__}.{type(item).__qualname__}; expected a "
         "pymatgen Structure, an ASE Atoms or a path to a structure file"
@@ -172,12 +249,22 @@ def _from_ase(atoms):
             f"not periodic in all three directions (pbc={list(map(bool, atoms.pbc))}); "
             "set atoms.pbc = True if the cell describes a bulk crystal"
         )
+    check_lattice(cell)
     if not np.all(np.isfinite(atoms.get_positions())):
         raise StructureError("non-finite atomic coordinates (NaN or inf)")
+    numbers = np.asarray(atoms.numbers)
+    bad = np.flatnonzero((numbers < 1) | (numbers > MAX_ATOMIC_NUMBER))
+    if len(bad):
+        if np.all(numbers == 0):
+            raise StructureError("no atoms: only atomic number 0 (ASE's placeholder 'X', e.g. vacancies)")
+        raise StructureError(
+            f"atomic number(s) {sorted(set(numbers[bad].tolist()))} at atom(s) {_some(bad)} are not "
+            f"elements (1 to {MAX_ATOMIC_NUMBER}; 0 is ASE's placeholder 'X')"
+        )
     try:
         return AseAtomsAdaptor.get_structure(atoms)
     except Exception as error:  # noqa: BLE001 -- any conversion failure is the item's
-        raise StructureError(f"could not convert the ASE Atoms: {error}") from error
+        raise StructureError(f"could not convert the ASE Atoms: {_first_line(error)}") from error
 
 
 def read_file(path):
@@ -186,18 +273,44 @@ def read_file(path):
     Raises
     ------
     StructureError
-        Missing, empty, unreadable or non-periodic files.
+        Missing, empty, too large (:data:`MAX_FILE_BYTES`), unreadable or non-periodic files.
     """
-    path = Path(path)
-    if not path.exists():
-        raise StructureError("no such file")
+    shown = os.fspath(path)
+    if isinstance(shown, bytes) or shown == "":
+        raise StructureError("empty path" if shown == "" else "a path must be str, not bytes")
+    path = Path(shown)
+    try:
+        exists = path.exists()
+        stat = path.stat() if exists else None
+    except (OSError, ValueError) as error:
+        # An OSError's text repeats the path, already named in the message.
+        text = getattr(error, "strerror", None) or _first_line(error)
+        raise StructureError(f"invalid path ({text})") from error
+    if not exists:
+        hint = "; this looks like the file's contents, not a path" if "\n" in shown else ""
+        raise StructureError(f"no such file{hint}")
     if path.is_dir():
         raise StructureError("is a directory, not a structure file")
-    if path.stat().st_size == 0:
+    if not path.is_file():
+        raise StructureError("not a regular file (a pipe, socket or device)")
+    if stat.st_size == 0:
         raise StructureError("empty file")
+    if stat.st_size > MAX_FILE_BYTES:
+        raise StructureError(
+            f"file of {stat.st_size} bytes is larger than skcrystal.io.MAX_FILE_BYTES "
+            f"({MAX_FILE_BYTES} bytes); raise that limit if this machine has the memory"
+        )
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+    except OSError as error:
+        raise StructureError(f"cannot be opened ({error.strerror or _first_line(error)})") from error
+    if stat.st_size <= _SNIFF_BYTES and not head.strip():
+        raise StructureError("empty file (only whitespace)")
     from pymatgen.core import Structure
 
     failures = []
+    unknown_type = False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -205,16 +318,31 @@ def read_file(path):
         except Exception as error:  # noqa: BLE001 -- fall back to ASE, report both
             failures.append(f"pymatgen: {_first_line(error)}")
         import ase.io
+        from ase.io.formats import UnknownFileTypeError
 
         try:
             atoms = ase.io.read(path, format=_ASE_FORMATS.get(path.suffix.lower()))
+        except UnknownFileTypeError as error:
+            unknown_type = True
+            failures.append(f"ASE: {_first_line(error)}")
         except Exception as error:  # noqa: BLE001 -- reported below
             failures.append(f"ASE: {_first_line(error)}")
         else:
             if isinstance(atoms, list):
+                if not atoms:
+                    raise StructureError("the file holds no structure")
                 atoms = atoms[0]
             return _from_ase(atoms)
-    raise StructureError("could not be read as a structure file (" + "; ".join(failures) + ")")
+    details = "; ".join(failures)
+    if unknown_type:
+        raise StructureError(
+            f"unknown file type (suffix {path.suffix or 'none'!r}): neither pymatgen nor ASE "
+            f"recognises it by name or content ({details}); give the file its format's usual "
+            "name (.cif, .vasp or POSCAR, .extxyz, .xyz, .lmp, ...)"
+        )
+    if b"\0" in head:
+        details += "; the file looks binary (NUL bytes), not a text structure file"
+    raise StructureError(f"could not be read as a structure file ({details})")
 
 
 def _first_line(error):
@@ -222,24 +350,105 @@ def _first_line(error):
     return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
+def _some(indices, limit=5):
+    """``[0, 3, 7]`` or ``[0, 3, 7, 8, 9, ...] (12 in all)`` for a message."""
+    indices = [int(i) for i in indices]
+    if len(indices) <= limit:
+        return str(indices)
+    return f"{str(indices[:limit])[:-1]}, ...] ({len(indices)} in all)"
+
+
+def check_lattice(matrix):
+    """Raise :class:`StructureError` unless ``matrix`` (rows: lattice vectors) is a usable cell.
+
+    The lattice must be finite; non-singular (:data:`SINGULAR_VOLUME`, judged on the
+    LLL-reduced basis); with no vector shorter than :data:`MIN_DISTANCE` (a shorter one puts
+    every atom on top of its own periodic image). Left-handed lattices and skewed cells of a
+    fine lattice (``b + 1000 a`` instead of ``b``) are accepted.
+
+    Returns
+    -------
+    pymatgen.core.Lattice
+        The LLL-reduced lattice (same lattice points, a compact basis).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_lattice(np.diag([3.0, 3.0, -3.0])).volume  # left-handed: fine
+    27.0
+    >>> check_lattice([[1, 0, 0], [0, 1, 0], [1, 1, 0]])
+    Traceback (most recent call last):
+    ...
+    skcrystal.io.StructureError: structure: singular lattice (cell volume 0 A^3: coplanar or zero lattice vectors)
+    """
+    matrix = np.asarray(matrix, dtype=float)
+    if matrix.shape != (3, 3) or not np.all(np.isfinite(matrix)):
+        raise StructureError("non-finite lattice vectors (NaN or inf)")
+    lengths = np.linalg.norm(matrix, axis=1)
+    with np.errstate(over="ignore"):
+        volume = abs(float(np.linalg.det(matrix)))
+        bound = float(np.prod(lengths))
+    if not np.isfinite(volume) or not np.isfinite(bound):
+        raise StructureError(f"lattice vectors too long (lengths {np.array2string(lengths, precision=3)} A)")
+    # Below a volume of 1e-12 of the product of the lengths, float64 rounding in the
+    # determinant (about 1e-16 of that product) is no longer negligible.
+    if np.any(lengths == 0) or volume <= 1e-12 * bound:
+        raise StructureError(_singular(volume, bound))
+    from pymatgen.core import Lattice
+
+    # A skewed cell (b + 1000 a instead of b) is a fine crystal: judge the reduced basis.
+    reduced = Lattice(matrix).get_lll_reduced_lattice()
+    if reduced.volume <= SINGULAR_VOLUME * np.prod(reduced.abc):
+        raise StructureError(_singular(reduced.volume, np.prod(reduced.abc)))
+    shortest = min(reduced.abc)
+    if shortest < MIN_DISTANCE:
+        raise StructureError(
+            f"a lattice vector of length {shortest:.3g} A, shorter than MIN_DISTANCE "
+            f"({MIN_DISTANCE} A): every atom sits on top of its own periodic image"
+        )
+    return reduced
+
+
+def _singular(volume, bound):
+    if volume == 0:
+        return "singular lattice (cell volume 0 A^3: coplanar or zero lattice vectors)"
+    return (
+        f"singular lattice (cell volume {volume:.3g} A^3, only {volume / bound:.2g} of the product "
+        "of its vector lengths: the vectors are (nearly) coplanar, or the cell is too skewed for "
+        "float64; give a reduced cell if the crystal is fine)"
+    )
+
+
 def check_structure(structure):
     """Raise :class:`StructureError` unless ``structure`` is a usable periodic crystal.
 
-    Checks: at least one atom; finite lattice and coordinates; non-singular lattice; ordered
-    sites (no partial occupancies); real elements; no two atoms closer than
-    ``MIN_DISTANCE`` Angstrom.
+    Checks: at least one atom; finite, non-singular lattice (:func:`check_lattice`); finite
+    coordinates within :data:`MAX_FRACTIONAL` cells; no empty (vacancy placeholder) sites;
+    ordered sites (no partial occupancies); real elements; no two atoms closer than
+    :data:`MIN_DISTANCE` Angstrom.
     """
+    from pymatgen.core import Structure
+
     if len(structure) == 0:
         raise StructureError("no atoms")
-    matrix = structure.lattice.matrix
-    if not np.all(np.isfinite(matrix)):
-        raise StructureError("non-finite lattice vectors (NaN or inf)")
-    lengths = np.linalg.norm(matrix, axis=1)
-    volume = abs(np.linalg.det(matrix))
-    if np.any(lengths == 0) or volume <= 1e-8 * np.prod(lengths):
-        raise StructureError(f"singular lattice (cell volume {volume:.3g} A^3)")
-    if not np.all(np.isfinite(structure.frac_coords)):
+    reduced = check_lattice(structure.lattice.matrix)
+    frac = np.asarray(structure.frac_coords, dtype=float)
+    if not np.all(np.isfinite(frac)):
         raise StructureError("non-finite atomic coordinates (NaN or inf)")
+    far = np.flatnonzero(np.abs(frac).max(axis=1) > MAX_FRACTIONAL)
+    if len(far):
+        raise StructureError(
+            f"atom(s) {_some(far)} lie more than MAX_FRACTIONAL ({MAX_FRACTIONAL:g}) cells from the "
+            f"origin (fractional coordinates up to {np.abs(frac).max():.3g}); wrap them into the cell"
+        )
+    empty = [i for i, site in enumerate(structure) if site.species.num_atoms == 0]
+    if len(empty) == len(structure):
+        raise StructureError(f"no atoms: only {len(empty)} vacancy placeholder site(s) with no species")
+    if empty:
+        raise StructureError(
+            f"site(s) {_some(empty)} hold no atom (vacancy placeholders with no species); "
+            "remove them, e.g. structure.remove_sites([...])"
+        )
     if not structure.is_ordered:
         disordered = [i for i, site in enumerate(structure) if not site.is_ordered]
         raise StructureError(
@@ -251,7 +460,12 @@ def check_structure(structure):
     for element in structure.composition.elements:
         if isinstance(element, DummySpecies):
             raise StructureError(f"unknown element {str(element)!r} (a dummy species)")
-    centres, neighbours, _, distances = structure.get_neighbor_list(MIN_DISTANCE)
+    # The neighbour search grids the atoms' bounding box and the periodic images it needs: in
+    # the reduced cell with wrapped atoms both stay small, whatever cell and (unwrapped)
+    # coordinates the input used. Distances, hence the answer, are the same.
+    frac = np.linalg.solve(reduced.matrix.T, structure.cart_coords.T).T
+    compact = Structure(reduced, structure.species, frac - np.floor(frac))
+    centres, neighbours, _, distances = compact.get_neighbor_list(MIN_DISTANCE)
     if len(distances):
         k = int(np.argmin(distances))
         raise StructureError(

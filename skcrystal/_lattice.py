@@ -87,6 +87,9 @@ SIGNATURE_RTOL = 0.02
 SHELL_WIDTH = 0.02
 #: Significant digits of the metric on which cells are reduced.
 METRIC_DIGITS = 9
+#: Cells more skewed than this (product of vector lengths over volume) are LLL-reduced
+#: exactly before their metric is rounded.
+PRE_REDUCE_SKEW = 50.0
 #: Neighbours within this many nearest-neighbour distances enter the handedness functional.
 HANDEDNESS_RADIUS = 2.5
 #: Smallest cluster carved from a crystal with many vacancies.
@@ -94,6 +97,36 @@ MIN_CLUSTER = 16
 #: Below this many atoms a cell carries no statistics to estimate a noise floor from: every
 #: Fourier component above ``MIN_PEAK`` is taken as a peak.
 MIN_ATOMS_FOR_NOISE = 32
+#: Atoms entering the Bragg-peak search of a large cell: a fixed random subset (peaks keep
+#: their height, the noise floor rises to about ``1 / sqrt(PEAK_SEARCH_ATOMS)``, 0.02).
+PEAK_SEARCH_ATOMS = 2048
+#: Atoms per block of the peak search (bounds its memory to about 100 MB).
+PEAK_SEARCH_BLOCK = 256
+#: Most reciprocal-lattice points searched for Bragg peaks. Their number grows with the
+#: input cell's volume (about 65 per atom); past this (boxes of ~60,000 atoms) the cell is
+#: refused, see :func:`peak_search_size`.
+MAX_PEAK_SEARCH_POINTS = 2**22
+
+
+def _search_grid(reduced, n):
+    """Miller-index ranges of the peak search in the reduced cell, and its ``|G|`` bound."""
+    g_max = G_MAX_FACTOR / (abs(np.linalg.det(reduced)) / n) ** (1 / 3)
+    half = np.ceil(g_max * np.linalg.norm(reduced, axis=1)).astype(int)
+    # Friedel's law |F(-G)| = |F(G)|: the half-space l >= 0 holds every peak up to sign.
+    return [np.arange(-half[0], half[0] + 1), np.arange(-half[1], half[1] + 1), np.arange(half[2] + 1)], g_max
+
+
+def peak_search_size(cell, n_atoms):
+    """Number of reciprocal-lattice points :func:`bragg_lattice` searches for this cell.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> peak_search_size(3.6 * np.eye(3), 4)  # 9 x 9 x 5 Miller indices
+    405
+    """
+    axes, _ = _search_grid(reduce_cell(cell)[0], n_atoms)
+    return int(np.prod([len(a) for a in axes]))
 
 
 def bragg_lattice(cell, frac_coords):
@@ -112,6 +145,11 @@ def bragg_lattice(cell, frac_coords):
         Primitive lattice vectors (rows, Cartesian, same frame as ``cell``), or ``None`` when
         the peaks do not span three dimensions.
 
+    Raises
+    ------
+    ValueError
+        If the search would exceed :data:`MAX_PEAK_SEARCH_POINTS` points.
+
     Examples
     --------
     >>> import numpy as np
@@ -123,18 +161,28 @@ def bragg_lattice(cell, frac_coords):
     """
     reduced, mapping = reduce_cell(cell)
     frac = np.asarray(frac_coords, dtype=float) @ np.linalg.inv(mapping)
+    axes, g_max = _search_grid(reduced, len(frac))
+    size = int(np.prod([len(a) for a in axes]))
+    if size > MAX_PEAK_SEARCH_POINTS:
+        raise ValueError(
+            f"a cell of {len(frac)} atoms needs a Bragg-peak search over {size} reciprocal-lattice "
+            f"points (at most MAX_PEAK_SEARCH_POINTS = {MAX_PEAK_SEARCH_POINTS})"
+        )
+    if len(frac) > PEAK_SEARCH_ATOMS:
+        # Any subset shows the same peaks; a fixed seed keeps the result reproducible.
+        frac = frac[np.sort(np.random.default_rng(0).choice(len(frac), PEAK_SEARCH_ATOMS, replace=False))]
     n = len(frac)
-    g_max = G_MAX_FACTOR / (abs(np.linalg.det(reduced)) / n) ** (1 / 3)
-    half = np.ceil(g_max * np.linalg.norm(reduced, axis=1)).astype(int)
-    # Friedel's law |F(-G)| = |F(G)|: the half-space l >= 0 holds every peak up to sign.
-    axes = [np.arange(-half[0], half[0] + 1), np.arange(-half[1], half[1] + 1), np.arange(half[2] + 1)]
     hkl = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
     norm = np.linalg.norm(hkl @ np.linalg.inv(reduced).T, axis=1)
     inside = (norm <= g_max) & (norm > 0)
 
-    phases = [np.exp(-2j * np.pi * np.outer(frac[:, i], axes[i])) for i in range(3)]
-    plane = (phases[0][:, :, None] * phases[1][:, None, :]).reshape(n, -1)
-    amplitude = np.abs(plane.T @ phases[2]).ravel()[inside] / n
+    total = np.zeros((len(axes[0]) * len(axes[1]), len(axes[2])), dtype=complex)
+    for start in range(0, n, PEAK_SEARCH_BLOCK):
+        block = frac[start : start + PEAK_SEARCH_BLOCK]
+        phases = [np.exp(-2j * np.pi * np.outer(block[:, i], axes[i])) for i in range(3)]
+        plane = (phases[0][:, :, None] * phases[1][:, None, :]).reshape(len(block), -1)
+        total += plane.T @ phases[2]
+    amplitude = np.abs(total).ravel()[inside] / n
     hkl = hkl[inside]
 
     sigma = 0.0
@@ -468,11 +516,18 @@ def reduce_cell(cell):
     from pymatgen.core import Lattice
 
     cell = np.asarray(cell, dtype=float)
+    first = np.eye(3)
+    if np.prod(np.linalg.norm(cell, axis=1)) > PRE_REDUCE_SKEW * abs(np.linalg.det(cell)):
+        # Rounding the metric of a very skewed cell would wipe out its small entries: reduce
+        # it exactly first (the result is the same for any cell of the lattice up to ties,
+        # which the rounded-metric step below settles).
+        first = np.rint(Lattice(cell).lll_mapping)
+        cell = first @ cell
     metric = cell @ cell.T
     unit = np.abs(metric).max()
     metric = np.round(metric / unit, METRIC_DIGITS) * unit
     mapping = np.rint(Lattice(np.linalg.cholesky(metric)).lll_mapping)
-    return mapping @ cell, mapping
+    return mapping @ cell, mapping @ first
 
 
 def canonical_cluster(cell, frac_coords, numbers, n_atoms):

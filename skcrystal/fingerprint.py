@@ -478,6 +478,16 @@ def _cluster(item, index, n_atoms, shift):
             item=item,
         )
     cell, frac_coords = _compact_cell(structure)
+    points = _lattice.peak_search_size(cell, len(frac_coords))
+    if points > _lattice.MAX_PEAK_SEARCH_POINTS:
+        raise StructureError(
+            f"{len(frac_coords)} atoms in one periodic cell are too many: finding its lattice "
+            f"would search {points} Bragg-peak candidates (at most {_lattice.MAX_PEAK_SEARCH_POINTS}); "
+            "give the crystal in a smaller periodic cell (a unit cell, or a supercell of up to "
+            "about 50,000 atoms)",
+            index=index,
+            item=item,
+        )
     return _lattice.canonical_cluster(cell, frac_coords, numbers, n_atoms)
 
 
@@ -486,9 +496,9 @@ def _compact_cell(structure):
 
     The input cell, unless it is skewed past :data:`REDUCE_SKEW`: then its LLL-reduced cell
     (same lattice, same Cartesian positions, atoms wrapped into it), whose skew is at most
-    about 3. The canonical cluster does not depend on the cell, but
-    :func:`skcrystal._lattice.reduce_cell` rounds the metric of the cell it is given and fails
-    (or loses precision) on cells skewed past a few hundred, such as ``(a, b + 1000 a, c)``.
+    about 3. The canonical cluster does not depend on the cell, but the steps of
+    :mod:`skcrystal._lattice` that work in the given cell (folding atoms, finding the atom
+    nearest its middle) lose precision in cells as skewed as ``(a, b + 1000 a, c)``.
     """
     matrix = structure.lattice.matrix
     skew = np.prod(np.linalg.norm(matrix, axis=1)) / abs(np.linalg.det(matrix))

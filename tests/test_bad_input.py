@@ -243,17 +243,13 @@ def test_skewed_cells_of_a_fine_crystal_give_the_same_image(shear):
     np.testing.assert_allclose(images[0], images[1], atol=1e-5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=np.linalg.LinAlgError,
-    reason="skcrystal._lattice.reduce_cell rounds the metric of the unreduced cell to "
-    "METRIC_DIGITS, then takes its Cholesky factor: fails on cells skewed past a few hundred. "
-    "DiffractionFingerprint works around it (fingerprint.REDUCE_SKEW)",
-)
 def test_lattice_reduce_cell_copes_with_a_skewed_cell():
     from skcrystal import _lattice
 
-    _lattice.reduce_cell(_skewed(CU, 2000).lattice.matrix)
+    reduced, mapping = _lattice.reduce_cell(_skewed(CU, 2000).lattice.matrix)
+    np.testing.assert_allclose(np.linalg.norm(reduced, axis=1), [3.61] * 3, rtol=1e-9)
+    np.testing.assert_allclose(mapping @ _skewed(CU, 2000).lattice.matrix, reduced, atol=1e-6)
+    assert abs(round(np.linalg.det(mapping))) == 1
 
 
 def test_unwrapped_coordinates_far_from_the_cell_are_fine():
@@ -524,3 +520,29 @@ def test_cell_choice_of_a_five_atom_p1_crystal_does_not_change_the_image():
     other = Structure(Lattice(other_cell), one.species, one.cart_coords, coords_are_cartesian=True, to_unit_cell=True)
     images = DiffractionFingerprint(**{**FAST, "target_n_atoms": 256}).transform([one, other])
     np.testing.assert_allclose(images[0], images[1], atol=1e-3)
+
+
+# --- large cells ----------------------------------------------------------------------------
+
+
+def test_large_cells_search_a_subset_of_atoms_and_keep_the_image(monkeypatch):
+    from skcrystal import _lattice
+
+    reference = DiffractionFingerprint(**FAST).transform([FE])
+    monkeypatch.setattr(_lattice, "PEAK_SEARCH_ATOMS", 100)
+    monkeypatch.setattr(_lattice, "PEAK_SEARCH_BLOCK", 32)
+    box = FE * (6, 6, 6)  # 432 atoms: the peak search sees 100 of them, in blocks of 32
+    np.testing.assert_allclose(DiffractionFingerprint(**FAST).transform([box])[0], reference[0], atol=1e-5)
+
+
+def test_a_cell_too_large_for_the_peak_search_is_named(monkeypatch):
+    from skcrystal import _lattice
+
+    monkeypatch.setattr(_lattice, "MAX_PEAK_SEARCH_POINTS", 10_000)
+    fingerprint = DiffractionFingerprint(**FAST, on_error="nan")
+    with pytest.warns(RuntimeWarning, match=r"X\[1\]"):
+        images = fingerprint.transform([FE, FE * (8, 8, 8)])
+    assert np.isfinite(images[0]).all() and np.isnan(images[1]).all()
+    [error] = fingerprint.errors_
+    assert "1024 atoms in one periodic cell are too many" in error.reason
+    assert "smaller periodic cell" in error.reason

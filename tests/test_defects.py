@@ -72,13 +72,19 @@ def test_substitution_fractions(species):
     np.testing.assert_allclose(out.cart_coords, supercell(FE).cart_coords)
 
 
-def test_generators_are_seeded_and_clonable():
-    a = Vacancies(fraction=0.2, random_state=5).transform([CU, FE])
-    b = clone(Vacancies(fraction=0.2, random_state=5)).transform([CU, FE])
+@pytest.mark.parametrize(
+    "generator",
+    [Vacancies(fraction=0.2), Displacements(sigma=0.05), Substitutions(fraction=0.3, species=["Ni", "Co"])],
+    ids=["vacancies", "displacements", "substitutions"],
+)
+def test_generators_are_seeded_and_clonable(generator):
+    a = clone(generator).set_params(random_state=5).transform([CU, FE])
+    b = clone(clone(generator).set_params(random_state=5)).transform([CU, FE])
     for s, t in zip(a, b):
+        assert s == t
         np.testing.assert_array_equal(s.frac_coords, t.frac_coords)
-    c = Vacancies(fraction=0.2, random_state=6).transform([CU])
-    assert not np.array_equal(a[0].frac_coords, c[0].frac_coords)
+    c = clone(generator).set_params(random_state=6).transform([CU])
+    assert c[0] != a[0]
 
 
 @pytest.mark.parametrize(

@@ -526,8 +526,18 @@ def reduce_cell(cell):
     metric = cell @ cell.T
     unit = np.abs(metric).max()
     metric = np.round(metric / unit, METRIC_DIGITS) * unit
-    mapping = np.rint(Lattice(np.linalg.cholesky(metric)).lll_mapping)
+    mapping = np.array(_lll_mapping(tuple(metric.ravel())))
     return mapping @ cell, mapping @ first
+
+
+@functools.lru_cache(maxsize=4096)
+def _lll_mapping(metric):
+    """LLL mapping of the cell with this (rounded, flattened) metric; cached, as a crystal's
+    cell is reduced several times on its way to a cluster."""
+    from pymatgen.core import Lattice
+
+    cholesky = np.linalg.cholesky(np.reshape(metric, (3, 3)))
+    return tuple(map(tuple, np.rint(Lattice(cholesky).lll_mapping)))
 
 
 def canonical_cluster(cell, frac_coords, numbers, n_atoms):

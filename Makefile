@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.skcrystal-installed
 
-.PHONY: demo test benchmark clean
+.PHONY: demo test benchmark docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ test: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_fingerprint.py
+
+# The documentation, examples gallery included (the examples run during the build; warnings
+# are errors). SPHINXOPTS="-D plot_gallery=0" skips running the examples.
+SPHINXOPTS ?=
+docs: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	$(BIN)/sphinx-build -W --keep-going -b html $(SPHINXOPTS) docs docs/_build/html
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache .hypothesis

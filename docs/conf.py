@@ -72,6 +72,7 @@ sphinx_gallery_conf = {
     "backreferences_dir": "generated/backreferences",
     "doc_module": ("skcrystal",),
     "remove_config_comments": True,
+    "capture_repr": (),  # the examples print what they want shown
     "show_memory": False,
     "matplotlib_animations": False,
 }

@@ -10,9 +10,9 @@ x, y and z axes.
 
 What to look for: every class has its own arrangement of bright spots (Bragg peaks) and the
 arrangement is set by the lattice alone, not by the element or the cell the crystal was
-written in. Vacancies (here a quarter of the atoms removed) add a diffuse background but leave
-the peaks where they were; random displacements of the atoms (thermal noise) dim the peaks far
-from the centre, the Debye-Waller effect, and leave the inner ones. That is why a ConvNet can
+written in. Vacancies (here a quarter of the atoms removed) add a faint diffuse background and
+leave the peaks where they were; random displacements of the atoms (thermal noise) dim the
+peaks far from the centre, the Debye-Waller effect, and leave the inner ones. That is why a ConvNet can
 classify defective crystals that a symmetry finder gives up on.
 """
 

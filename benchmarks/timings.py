@@ -16,6 +16,7 @@ The training time of the shipped model is printed by the recipe itself
 """
 
 import argparse
+import functools
 import statistics
 import subprocess
 import sys
@@ -70,8 +71,10 @@ def main():
             images = fingerprint.render(clusters)
             rows.append((f"read + canonical clusters, n_jobs={jobs}", timed(lambda: fingerprint.clusters(paths), args.repeats)))
             if jobs == 1:
-                rows.append(("render images (diffraction kernel)", timed(lambda: fingerprint.render(clusters), args.repeats)))
-                rows.append(("network (predict_proba)", timed(lambda: classifier.predict_proba(images), args.repeats)))
+                render = functools.partial(fingerprint.render, clusters)
+                network = functools.partial(classifier.predict_proba, images)
+                rows.append(("render images (diffraction kernel)", timed(render, args.repeats)))
+                rows.append(("network (predict_proba)", timed(network, args.repeats)))
             rows.append((f"**file to label, n_jobs={jobs}**", timed(lambda: model.predict(paths), args.repeats)))
         command = [sys.executable, "-m", "skcrystal", "classify", "--jobs", "2", "--format", "csv", *paths]
         start = time.perf_counter()

@@ -32,7 +32,12 @@ from pymatgen.core import Lattice, Structure
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from skcrystal import CrystalClassifier, DiffractionFingerprint, load_pretrained, make_prototype_dataset
+from skcrystal import (
+    CrystalClassifier,
+    DiffractionFingerprint,
+    load_pretrained,
+    make_prototype_dataset,
+)
 from skcrystal.defects import Vacancies
 from skcrystal.plotting import plot_confusion_matrix, plot_fingerprint
 

@@ -18,11 +18,33 @@ _PUBLIC = {
     "make_prototype_dataset": "skcrystal.datasets",
 }
 
-__all__ = [*_PUBLIC, "__version__"]
+#: Public modules, also imported on first use (``skcrystal.plotting``...).
+_MODULES = (
+    "baseline",
+    "classifier",
+    "datasets",
+    "defects",
+    "explain",
+    "fingerprint",
+    "io",
+    "plotting",
+    "pretrained",
+)
+
+__all__ = [
+    "CLASSES",
+    "CrystalClassifier",
+    "DiffractionFingerprint",
+    "SpglibBaseline",
+    "StructureError",
+    "__version__",
+    "load_pretrained",
+    "make_prototype_dataset",
+]
 
 
 def __getattr__(name):
-    if name in ("datasets", "defects", "explain"):
+    if name in _MODULES:
         return importlib.import_module(f"skcrystal.{name}")
     if name in _PUBLIC:
         value = getattr(importlib.import_module(_PUBLIC[name]), name)

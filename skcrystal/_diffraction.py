@@ -27,6 +27,7 @@ s of about 1 / Angstrom for heavy elements, well inside this detector's range (s
 from __future__ import annotations
 
 import functools
+
 import numpy as np
 
 #: Pixels of the detector per chunk in the eager kernel (bounds the memory per crystal).
@@ -130,7 +131,7 @@ def form_factors(numbers, s):
 
     Returns
     -------
-    ndarray of shape (k, *s.shape)
+    ndarray of shape ``(k,) + s.shape``
 
     Examples
     --------

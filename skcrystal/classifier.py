@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import Bunch
 from skorch import NeuralNetClassifier
 from skorch.callbacks import EpochScoring
 from skorch.dataset import ValidSplit
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import Bunch
 from torch import nn
 
 #: Arithmetic of the training steps (``CrystalClassifier(precision=...)``).

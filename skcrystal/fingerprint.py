@@ -29,10 +29,11 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
 
     Each structure is mapped to a canonical cluster of about ``target_n_atoms`` atoms (same
     result for any cell choice, supercell, rotation, translation or atom order; see
-    :mod:`skcrystal._lattice`), scaled so that its median nearest-neighbour distance is
-    1 Angstrom. The cluster is turned by ``+rotation_angle`` and ``-rotation_angle`` about x, y
-    and z; channel ``a`` of the image is the sum of the two simulated diffraction patterns
-    (beam along +z, exact Ewald sphere) of the cluster turned about axis ``a``:
+    :mod:`skcrystal._lattice`), scaled so that the nearest-neighbour distance of its parent
+    crystal (averaged over displacements) is 1 Angstrom. The cluster is turned by
+    ``+rotation_angle`` and ``-rotation_angle`` about x, y and z; channel ``a`` of the image
+    is the sum of the two simulated diffraction patterns (beam along +z, exact Ewald sphere)
+    of the cluster turned about axis ``a``:
 
     .. math::
 

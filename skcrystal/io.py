@@ -263,7 +263,7 @@ def _from_ase(atoms):
         )
     try:
         return AseAtomsAdaptor.get_structure(atoms)
-    except Exception as error:  # noqa: BLE001 -- any conversion failure is the item's
+    except Exception as error:  # any conversion failure is the item's
         raise StructureError(f"could not convert the ASE Atoms: {_first_line(error)}") from error
 
 

@@ -7,7 +7,6 @@ import pytest
 from hypothesis import Phase, settings
 from pymatgen.core import Lattice, Structure
 
-
 # Each example fingerprints whole crystals: shrinking a failure could take many minutes, and
 # the unshrunk example is already readable. CI runs the same examples every time, so a red
 # CI is a real failure, reproducible locally with HYPOTHESIS_PROFILE=ci.

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+from conftest import CRYSTALS
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import check_get_params_invariance, check_set_params
 
-from conftest import CRYSTALS
 from skcrystal import SpglibBaseline, StructureError
 from skcrystal.baseline import SETTINGS
 from skcrystal.datasets import make_prototype_dataset

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+from conftest import CRYSTALS
 from pymatgen.core import Structure
 from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
-from conftest import CRYSTALS
 from skcrystal.datasets import space_groups
 from skcrystal.defects import (
     Augmenter,

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from conftest import CRYSTALS
 from sklearn.exceptions import NotFittedError
 
-from conftest import CRYSTALS
 from skcrystal import CrystalClassifier, load_pretrained
 from skcrystal.explain import METHODS, attribution_maps, class_templates, filter_maps
 

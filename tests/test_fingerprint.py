@@ -4,6 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import CRYSTALS
 from pymatgen.core import Lattice, Structure
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
@@ -23,7 +24,6 @@ from sklearn.utils.estimator_checks import (
     check_valid_tag_types,
 )
 
-from conftest import CRYSTALS
 from skcrystal import DiffractionFingerprint, StructureError
 
 FAST = {"n_pixels": 32, "pixel_size": 8e-4, "beam_stop_radius": 2.5, "target_n_atoms": 64, "compile": False}

@@ -8,12 +8,12 @@ finite-size noise only; and a defective crystal keeps the orientation of its pri
 """
 
 import numpy as np
+from conftest import CRYSTALS, MORE_HEX, rotated
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pymatgen.core import Structure
 from scipy.spatial.transform import Rotation
 
-from conftest import CRYSTALS, MORE_HEX, rotated
 from skcrystal import DiffractionFingerprint, _lattice
 
 ALL = {name: structure for name, (structure, _) in CRYSTALS.items()} | MORE_HEX

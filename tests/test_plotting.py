@@ -4,12 +4,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.collections import PolyCollection  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.collections import PolyCollection
 
-from skcrystal.plotting import plot_attribution, plot_confusion_matrix, plot_fingerprint, plot_probabilities  # noqa: E402
+from skcrystal.plotting import (
+    plot_attribution,
+    plot_confusion_matrix,
+    plot_fingerprint,
+    plot_probabilities,
+)
 
 
 @pytest.fixture(autouse=True)

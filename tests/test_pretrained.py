@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from skcrystal.datasets import make_prototype_dataset
-from skcrystal.pretrained import WEIGHTS, _augment, load_pretrained, save_pretrained, train_pretrained
+from skcrystal.pretrained import (
+    WEIGHTS,
+    _augment,
+    load_pretrained,
+    save_pretrained,
+    train_pretrained,
+)
 
 
 @pytest.fixture(scope="module")

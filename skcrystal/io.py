@@ -33,6 +33,8 @@ import numpy as np
 #: Atoms closer than this (Angstrom, periodic images included) are "on top of each other":
 #: far below any bond (H2: 0.74 A), so it catches duplicated atoms, not strong thermal noise.
 MIN_DISTANCE = 0.2
+#: An atom's distance to itself in the neighbour search is below this (Angstrom).
+SELF_TOLERANCE = 1e-8
 #: A lattice whose (LLL-reduced) cell volume is at most this fraction of the product of its
 #: vector lengths is singular: its vectors are coplanar to within about 1e-8 radian.
 SINGULAR_VOLUME = 1e-8
@@ -419,6 +421,23 @@ def _singular(volume, bound):
     )
 
 
+def _close_pairs(cart, cell):
+    """Pairs of atoms (periodic images included) closer than :data:`MIN_DISTANCE`."""
+    from pymatgen.optimization.neighbors import find_points_in_spheres
+
+    cart = np.ascontiguousarray(cart, dtype=float)
+    centres, neighbours, _, distances = find_points_in_spheres(
+        cart,
+        cart,
+        r=MIN_DISTANCE,
+        pbc=np.ones(3, dtype=np.int64),
+        lattice=np.ascontiguousarray(cell, dtype=float),
+        tol=SELF_TOLERANCE,
+    )
+    other = ~((centres == neighbours) & (distances <= SELF_TOLERANCE))
+    return centres[other], neighbours[other], distances[other]
+
+
 def check_structure(structure):
     """Raise :class:`StructureError` unless ``structure`` is a usable periodic crystal.
 
@@ -427,8 +446,6 @@ def check_structure(structure):
     ordered sites (no partial occupancies); real elements; no two atoms closer than
     :data:`MIN_DISTANCE` Angstrom.
     """
-    from pymatgen.core import Structure
-
     if len(structure) == 0:
         raise StructureError("no atoms")
     reduced = check_lattice(structure.lattice.matrix)
@@ -464,8 +481,7 @@ def check_structure(structure):
     # the reduced cell with wrapped atoms both stay small, whatever cell and (unwrapped)
     # coordinates the input used. Distances, hence the answer, are the same.
     frac = np.linalg.solve(reduced.matrix.T, structure.cart_coords.T).T
-    compact = Structure(reduced, structure.species, frac - np.floor(frac))
-    centres, neighbours, _, distances = compact.get_neighbor_list(MIN_DISTANCE)
+    centres, neighbours, distances = _close_pairs((frac - np.floor(frac)) @ reduced.matrix, reduced.matrix)
     if len(distances):
         k = int(np.argmin(distances))
         raise StructureError(

@@ -280,14 +280,15 @@ def peak_to_background(maps, images):
     return np.array(ratios)
 
 
-# Smallest ratio measured over the seven crystals with the shipped weights: guided
-# backpropagation 8.4, saliency 2.4, integrated gradients (8 steps) 3300 (from the empty
-# detector, it is about gradient times intensity: the dark background gets next to nothing).
-# Deconvolution of a class logit is left out: its maps depend on the image only through
-# the max-pool switches (ratios 1.0 to 1.6); see attribution_maps, Notes.
+# Smallest ratio measured over the seven crystals with the shipped weights (the augmented
+# network): guided backpropagation 3.5, saliency 1.56, integrated gradients (8 steps) 1150
+# (from the empty detector, it is about gradient times intensity: the dark background gets
+# next to nothing); bct139 is the lowest for all three. Deconvolution of a class logit is left
+# out: its maps depend on the image only through the max-pool switches (ratios 0.45 to 2.0);
+# see attribution_maps, Notes.
 @pytest.mark.parametrize(
     "method, margin",
-    [("guided_backprop", 4.0), ("saliency", 1.5), ("integrated_gradients", 100.0)],
+    [("guided_backprop", 2.5), ("saliency", 1.25), ("integrated_gradients", 100.0)],
 )
 def test_attributions_concentrate_on_the_diffraction_peaks(shipped, method, margin):
     model, _, _, images = shipped
@@ -299,9 +300,9 @@ def test_attributions_concentrate_on_the_diffraction_peaks(shipped, method, marg
 
 def test_filter_back_projections_concentrate_on_the_diffraction_peaks(shipped):
     # Deconvolution of a filter's activation map (Zeiler and Fergus) does follow the peaks:
-    # smallest ratio 2.4 over the seven crystals for the strongest filter of the third
-    # convolution.
+    # smallest ratio 2.5 over the seven crystals for the strongest filter of the last
+    # convolution (1.3 to 2.8 for the earlier ones).
     model, _, _, images = shipped
-    result = filter_maps(model.named_steps["classifier"], images, layer=2, n_filters=1)
+    result = filter_maps(model.named_steps["classifier"], images, layer=-1, n_filters=1)
     ratios = peak_to_background(result.maps[:, 0], images)
-    assert ratios.min() > 1.5, dict(zip(CRYSTALS, ratios.round(2)))
+    assert ratios.min() > 1.8, dict(zip(CRYSTALS, ratios.round(2)))

@@ -25,8 +25,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     image = fingerprint.transform([atoms])[0]
 seconds = time.perf_counter() - start
+errors = list(fingerprint.errors_)
 reference = fingerprint.transform([bulk("Fe", "bcc", a=2.87)])[0]
-errors = getattr(fingerprint, "errors_", [])
 print(json.dumps({
     "atoms": len(atoms),
     "seconds": round(seconds, 2),

@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 
 from . import _diffraction, _lattice
-from .io import StructureError, check_sequence, to_structure
+from .io import StructureError, check_sequence, to_crystal
 
 #: With ``compile="auto"``, the CPU kernel is compiled for batches at least this large: the
 #: compilation (seconds, cached on disk by torch) then pays for itself.
@@ -468,9 +468,9 @@ def _cluster_or_error(item, index, n_atoms, shift):
 
 def _cluster(item, index, n_atoms, shift):
     """Read, check and canonicalise one item (runs in a joblib worker)."""
-    structure = to_structure(item, index)
-    numbers = np.array(structure.atomic_numbers)
-    missing = sorted({int(z) for z in numbers if not _diffraction.has_form_factor(z + shift)})
+    crystal = to_crystal(item, index)
+    numbers = crystal.numbers
+    missing = sorted({int(z) for z in np.unique(numbers) if not _diffraction.has_form_factor(z + shift)})
     if missing:
         raise StructureError(
             f"no X-ray form factor for atomic number(s) {missing} + atomic_number_shift "
@@ -478,7 +478,7 @@ def _cluster(item, index, n_atoms, shift):
             index=index,
             item=item,
         )
-    cell, frac_coords = _compact_cell(structure)
+    cell, frac_coords = _compact_cell(crystal.cell, crystal.frac_coords)
     points = _lattice.peak_search_size(cell, len(frac_coords))
     if points > _lattice.MAX_PEAK_SEARCH_POINTS:
         raise StructureError(
@@ -492,7 +492,7 @@ def _cluster(item, index, n_atoms, shift):
     return _lattice.canonical_cluster(cell, frac_coords, numbers, n_atoms)
 
 
-def _compact_cell(structure):
+def _compact_cell(cell, frac_coords):
     """Lattice and fractional coordinates to hand to :mod:`skcrystal._lattice`.
 
     The input cell, unless it is skewed past :data:`REDUCE_SKEW`: then its LLL-reduced cell
@@ -501,10 +501,11 @@ def _compact_cell(structure):
     :mod:`skcrystal._lattice` that work in the given cell (folding atoms, finding the atom
     nearest its middle) lose precision in cells as skewed as ``(a, b + 1000 a, c)``.
     """
-    matrix = structure.lattice.matrix
-    skew = np.prod(np.linalg.norm(matrix, axis=1)) / abs(np.linalg.det(matrix))
+    from pymatgen.core import Lattice
+
+    skew = np.prod(np.linalg.norm(cell, axis=1)) / abs(np.linalg.det(cell))
     if skew <= REDUCE_SKEW:
-        return matrix, structure.frac_coords
-    reduced = structure.lattice.get_lll_reduced_lattice().matrix
-    frac = np.linalg.solve(reduced.T, structure.cart_coords.T).T
+        return cell, frac_coords
+    reduced = Lattice(cell).get_lll_reduced_lattice().matrix
+    frac = np.linalg.solve(reduced.T, (frac_coords @ cell).T).T
     return reduced, frac - np.floor(frac)

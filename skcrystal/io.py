@@ -26,6 +26,8 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping, Sequence, Set
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -208,25 +210,80 @@ def to_structure(item, index=None):
     StructureError
         If the item cannot be read or is not a usable periodic structure.
     """
+    with _naming(item, index):
+        source = _convert(item)
+        _to_crystal(source)
+        return source if not _is_atoms(source) else _ase_to_structure(source)
+
+
+def to_crystal(item, index=None):
+    """One item of ``X`` as a checked :class:`Crystal` (plain arrays).
+
+    Same reading and checks as :func:`to_structure`, but ASE ``Atoms`` (given, or read from
+    a file by ASE) never become a pymatgen ``Structure``: a box of a million atoms costs
+    tens of MB as arrays and gigabytes as a ``Structure`` of ``PeriodicSite`` objects.
+
+    Raises
+    ------
+    StructureError
+        If the item cannot be read or is not a usable periodic structure.
+
+    Examples
+    --------
+    >>> from ase.build import bulk
+    >>> crystal = to_crystal(bulk("Fe", "bcc", a=2.87, cubic=True))
+    >>> crystal.frac_coords.tolist(), crystal.numbers.tolist()
+    ([[0.0, 0.0, 0.0], [0.5, 0.5, 0.5]], [26, 26])
+    """
+    with _naming(item, index):
+        return _to_crystal(_convert(item))
+
+
+@contextmanager
+def _naming(item, index):
+    """Re-raise a :class:`StructureError` with the item and its index."""
     try:
-        structure = _convert(item)
-        check_structure(structure)
+        yield
     except StructureError as error:
         raise StructureError(error.reason, index=index, item=item) from error.__cause__
-    return structure
+
+
+@dataclass(frozen=True)
+class Crystal:
+    """A checked periodic crystal as plain arrays: all the fingerprint needs of an item.
+
+    Attributes
+    ----------
+    cell : ndarray of shape (3, 3)
+        Lattice vectors (rows), Angstrom.
+    frac_coords : ndarray of shape (n, 3)
+        Fractional coordinates of the atoms (not wrapped into the cell).
+    numbers : ndarray of shape (n,), int
+        Atomic numbers.
+    """
+
+    cell: np.ndarray
+    frac_coords: np.ndarray
+    numbers: np.ndarray
+
+
+def _is_atoms(obj):
+    return type(obj).__module__.startswith("ase") and hasattr(obj, "get_cell")
 
 
 def _convert(item):
+    """The item as a pymatgen ``Structure`` or an ASE ``Atoms`` with a full periodic cell."""
     from pymatgen.core import IStructure, Structure
 
     if isinstance(item, IStructure):
         return item if isinstance(item, Structure) else Structure.from_sites(item)
     if isinstance(item, (str, os.PathLike)):
-        return read_file(item)
+        return _read(item)
     if type(item).__name__ in {"Molecule", "IMolecule"}:
         raise StructureError("a Molecule has no lattice; a periodic cell is needed")
-    if type(item).__module__.startswith("ase") and hasattr(item, "get_cell"):
-        return _from_ase(item)
+    if _is_atoms(item):
+        _check_ase(item)
+        return item
     if isinstance(item, (bytes, bytearray)):
         raise StructureError("unsupported type bytes; give a path as str or pathlib.Path (decode it first)")
     raise StructureError(
@@ -235,9 +292,8 @@ def _convert(item):
     )
 
 
-def _from_ase(atoms):
-    from pymatgen.io.ase import AseAtomsAdaptor
-
+def _check_ase(atoms):
+    """The checks that only an ASE ``Atoms`` needs: a full periodic cell, real elements."""
     if len(atoms) == 0:
         raise StructureError("no atoms")
     cell = np.asarray(atoms.get_cell())
@@ -251,9 +307,6 @@ def _from_ase(atoms):
             f"not periodic in all three directions (pbc={list(map(bool, atoms.pbc))}); "
             "set atoms.pbc = True if the cell describes a bulk crystal"
         )
-    check_lattice(cell)
-    if not np.all(np.isfinite(atoms.get_positions())):
-        raise StructureError("non-finite atomic coordinates (NaN or inf)")
     numbers = np.asarray(atoms.numbers)
     bad = np.flatnonzero((numbers < 1) | (numbers > MAX_ATOMIC_NUMBER))
     if len(bad):
@@ -263,20 +316,57 @@ def _from_ase(atoms):
             f"atomic number(s) {sorted(set(numbers[bad].tolist()))} at atom(s) {_some(bad)} are not "
             f"elements (1 to {MAX_ATOMIC_NUMBER}; 0 is ASE's placeholder 'X')"
         )
+
+
+def _ase_to_structure(atoms):
+    from pymatgen.io.ase import AseAtomsAdaptor
+
     try:
         return AseAtomsAdaptor.get_structure(atoms)
     except Exception as error:  # any conversion failure is the item's
         raise StructureError(f"could not convert the ASE Atoms: {_first_line(error)}") from error
 
 
+def _to_crystal(source):
+    """Check a ``Structure`` or (already :func:`_check_ase`-checked) ``Atoms``; its arrays."""
+    if _is_atoms(source):
+        cell = np.array(source.get_cell(), dtype=float)
+        reduced = check_lattice(cell)
+        frac = np.linalg.solve(cell.T, np.asarray(source.get_positions(), dtype=float).T).T
+        _check_coordinates(frac)
+        numbers = np.array(source.numbers, dtype=np.int64)
+    else:
+        if len(source) == 0:
+            raise StructureError("no atoms")
+        cell = np.array(source.lattice.matrix, dtype=float)
+        reduced = check_lattice(cell)
+        frac = np.array(source.frac_coords, dtype=float)
+        _check_coordinates(frac)
+        numbers = _structure_numbers(source)
+    _check_overlaps(cell, frac, reduced)
+    return Crystal(cell, frac, numbers)
+
+
 def read_file(path):
     """Read a structure file with pymatgen, or with ASE when pymatgen cannot.
+
+    Returns
+    -------
+    pymatgen.core.Structure
+        Not checked further than having atoms and a full periodic cell (see
+        :func:`check_structure`).
 
     Raises
     ------
     StructureError
         Missing, empty, too large (:data:`MAX_FILE_BYTES`), unreadable or non-periodic files.
     """
+    source = _read(path)
+    return _ase_to_structure(source) if _is_atoms(source) else source
+
+
+def _read(path):
+    """:func:`read_file`, but a file that ASE read stays an ASE ``Atoms``."""
     shown = os.fspath(path)
     if isinstance(shown, bytes) or shown == "":
         raise StructureError("empty path" if shown == "" else "a path must be str, not bytes")
@@ -334,7 +424,8 @@ def read_file(path):
                 if not atoms:
                     raise StructureError("the file holds no structure")
                 atoms = atoms[0]
-            return _from_ase(atoms)
+            _check_ase(atoms)
+            return atoms
     details = "; ".join(failures)
     if unknown_type:
         raise StructureError(
@@ -446,10 +537,11 @@ def check_structure(structure):
     ordered sites (no partial occupancies); real elements; no two atoms closer than
     :data:`MIN_DISTANCE` Angstrom.
     """
-    if len(structure) == 0:
-        raise StructureError("no atoms")
-    reduced = check_lattice(structure.lattice.matrix)
-    frac = np.asarray(structure.frac_coords, dtype=float)
+    _to_crystal(structure)
+
+
+def _check_coordinates(frac):
+    """Finite coordinates within :data:`MAX_FRACTIONAL` cells."""
     if not np.all(np.isfinite(frac)):
         raise StructureError("non-finite atomic coordinates (NaN or inf)")
     far = np.flatnonzero(np.abs(frac).max(axis=1) > MAX_FRACTIONAL)
@@ -458,7 +550,14 @@ def check_structure(structure):
             f"atom(s) {_some(far)} lie more than MAX_FRACTIONAL ({MAX_FRACTIONAL:g}) cells from the "
             f"origin (fractional coordinates up to {np.abs(frac).max():.3g}); wrap them into the cell"
         )
-    empty = [i for i, site in enumerate(structure) if site.species.num_atoms == 0]
+
+
+def _structure_numbers(structure):
+    """Atomic numbers of a pymatgen ``Structure`` whose every site holds one real element."""
+    from pymatgen.core.periodic_table import DummySpecies
+
+    species = [site.species for site in structure]
+    empty = [i for i, composition in enumerate(species) if composition.num_atoms == 0]
     if len(empty) == len(structure):
         raise StructureError(f"no atoms: only {len(empty)} vacancy placeholder site(s) with no species")
     if empty:
@@ -466,21 +565,25 @@ def check_structure(structure):
             f"site(s) {_some(empty)} hold no atom (vacancy placeholders with no species); "
             "remove them, e.g. structure.remove_sites([...])"
         )
-    if not structure.is_ordered:
-        disordered = [i for i, site in enumerate(structure) if not site.is_ordered]
+    disordered = [i for i, composition in enumerate(species) if len(composition) != 1 or composition.num_atoms != 1]
+    if disordered:
         raise StructureError(
             f"partial occupancies on {len(disordered)} site(s), first site {disordered[0]}; "
             "order the structure first (e.g. pymatgen's OrderDisorderedStructureTransformation)"
         )
-    from pymatgen.core.periodic_table import DummySpecies
-
-    for element in structure.composition.elements:
+    elements = [next(iter(composition)) for composition in species]
+    for element in elements:
         if isinstance(element, DummySpecies):
             raise StructureError(f"unknown element {str(element)!r} (a dummy species)")
+    return np.array([element.Z for element in elements], dtype=np.int64)
+
+
+def _check_overlaps(cell, frac, reduced):
+    """No two atoms (periodic images included) closer than :data:`MIN_DISTANCE`."""
     # The neighbour search grids the atoms' bounding box and the periodic images it needs: in
     # the reduced cell with wrapped atoms both stay small, whatever cell and (unwrapped)
     # coordinates the input used. Distances, hence the answer, are the same.
-    frac = np.linalg.solve(reduced.matrix.T, structure.cart_coords.T).T
+    frac = np.linalg.solve(reduced.matrix.T, (frac @ cell).T).T
     centres, neighbours, distances = _close_pairs((frac - np.floor(frac)) @ reduced.matrix, reduced.matrix)
     if len(distances):
         k = int(np.argmin(distances))

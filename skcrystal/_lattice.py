@@ -102,31 +102,79 @@ MIN_ATOMS_FOR_NOISE = 32
 PEAK_SEARCH_ATOMS = 2048
 #: Atoms per block of the peak search (bounds its memory to about 100 MB).
 PEAK_SEARCH_BLOCK = 256
-#: Most reciprocal-lattice points searched for Bragg peaks. Their number grows with the
-#: input cell's volume (about 65 per atom); past this (boxes of ~60,000 atoms) the cell is
-#: refused, see :func:`peak_search_size`.
-MAX_PEAK_SEARCH_POINTS = 2**22
+#: Reciprocal-lattice points of the input cell searched one by one (about 65 per atom, so
+#: cells of up to about 8,000 atoms). A larger cell (a simulation box) is searched in two
+#: stages whose cost does not grow with its volume: see :func:`bragg_lattice`.
+DIRECT_SEARCH_POINTS = 2**19
+#: Atoms in the compact chunk of a large cell that the first stage searches.
+CHUNK_ATOMS = 1024
+#: In the first stage, a chunk-grid point is a candidate if its ``|F|`` exceeds this many
+#: noise scales (lower than :data:`NOISE_SIGMAS`: a peak between grid points is attenuated).
+CANDIDATE_SIGMAS = 4.0
+#: Strongest first-stage candidates (local maxima of ``|F|`` on its grid) refined in the
+#: second stage.
+MAX_CANDIDATES = 256
+#: Atoms whose folding gives the blob centres of the ideal basis (a fixed random subset of a
+#: larger cell: the centres are averages, a subset of this size pins them to 1e-3 of a bond).
+BASIS_ATOMS = 65536
 
 
-def _search_grid(reduced, n):
-    """Miller-index ranges of the peak search in the reduced cell, and its ``|G|`` bound."""
-    g_max = G_MAX_FACTOR / (abs(np.linalg.det(reduced)) / n) ** (1 / 3)
-    half = np.ceil(g_max * np.linalg.norm(reduced, axis=1)).astype(int)
+def _search_axes(cell, g_max):
+    """Miller-index ranges covering every ``|G| <= g_max`` of a cell's reciprocal lattice."""
+    half = np.ceil(g_max * np.linalg.norm(cell, axis=1)).astype(int)
     # Friedel's law |F(-G)| = |F(G)|: the half-space l >= 0 holds every peak up to sign.
-    return [np.arange(-half[0], half[0] + 1), np.arange(-half[1], half[1] + 1), np.arange(half[2] + 1)], g_max
+    return [np.arange(-half[0], half[0] + 1), np.arange(-half[1], half[1] + 1), np.arange(half[2] + 1)]
 
 
-def peak_search_size(cell, n_atoms):
-    """Number of reciprocal-lattice points :func:`bragg_lattice` searches for this cell.
+def _g_max(cell, n):
+    """Largest ``|G|`` searched in a cell of ``n`` atoms (see :data:`G_MAX_FACTOR`)."""
+    return G_MAX_FACTOR / (abs(np.linalg.det(cell)) / n) ** (1 / 3)
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> peak_search_size(3.6 * np.eye(3), 4)  # 9 x 9 x 5 Miller indices
-    405
+
+def _amplitudes(frac, axes):
+    """``|F|`` of the atoms at every Miller index of the grid ``axes``, shape of the grid.
+
+    ``F(hkl) = (1/n) sum_j exp(-2 pi i (h x_j + k y_j + l z_j))`` factorises over the three
+    axes: the sum over atoms is one matrix product per block of atoms (complex64: the
+    amplitudes are compared with thresholds of 0.1, far above its rounding).
     """
-    axes, _ = _search_grid(reduce_cell(cell)[0], n_atoms)
-    return int(np.prod([len(a) for a in axes]))
+    shape = [len(a) for a in axes]
+    total = np.zeros((shape[0] * shape[1], shape[2]), dtype=np.complex64)
+    for start in range(0, len(frac), PEAK_SEARCH_BLOCK):
+        block = frac[start : start + PEAK_SEARCH_BLOCK]
+        phases = [np.exp(-2j * np.pi * np.outer(block[:, i], axes[i])).astype(np.complex64) for i in range(3)]
+        plane = (phases[0][:, :, None] * phases[1][:, None, :]).reshape(len(block), -1)
+        total += plane.T @ phases[2]
+    return np.abs(total).reshape(shape) / len(frac)
+
+
+def _grid_lengths(cell, axes):
+    """``|G|`` at every Miller index of the grid ``axes`` of ``cell``'s reciprocal lattice."""
+    metric = np.linalg.inv(cell @ cell.T)  # reciprocal metric: |G|^2 = h^T metric h
+    h, k, l = np.ix_(*[a.astype(float) for a in axes])
+    squared = (
+        metric[0, 0] * h * h
+        + metric[1, 1] * k * k
+        + metric[2, 2] * l * l
+        + 2 * (metric[0, 1] * h * k + metric[0, 2] * h * l + metric[1, 2] * k * l)
+    )
+    return np.sqrt(np.maximum(squared, 0.0))
+
+
+def _noise_scale(amplitudes):
+    """Rayleigh scale of the noise floor, from the median of ``|F|`` off the lattice.
+
+    Off the lattice, disorder scatters like a complex Gaussian: ``|F|`` is Rayleigh
+    distributed and its median is ``sigma * sqrt(ln 2)``.
+    """
+    return float(np.median(amplitudes)) / np.sqrt(np.log(2.0))
+
+
+def _subset(frac, size):
+    """A fixed random subset of at most ``size`` atoms (the seed keeps results reproducible)."""
+    if len(frac) <= size:
+        return frac
+    return frac[np.sort(np.random.default_rng(0).choice(len(frac), size, replace=False))]
 
 
 def bragg_lattice(cell, frac_coords):
@@ -145,10 +193,24 @@ def bragg_lattice(cell, frac_coords):
         Primitive lattice vectors (rows, Cartesian, same frame as ``cell``), or ``None`` when
         the peaks do not span three dimensions.
 
-    Raises
-    ------
-    ValueError
-        If the search would exceed :data:`MAX_PEAK_SEARCH_POINTS` points.
+    Notes
+    -----
+    The Miller indices of the (reduced) input cell up to ``|G| <= g_max`` are about 65 per
+    atom. Up to :data:`DIRECT_SEARCH_POINTS` of them, each is evaluated, with at most
+    :data:`PEAK_SEARCH_ATOMS` atoms. A larger cell, a simulation box, is searched in two
+    stages that cost the same for any box size:
+
+    1. A compact chunk of the box, ``1/m`` of it along each reduced cell vector
+       (about :data:`CHUNK_ATOMS` atoms), is searched on every ``m/2``-th Miller index of
+       the box (twice as fine as the chunk's own reciprocal grid). A Bragg peak of the box
+       lies at most ``m/4`` indices from a point of that grid, where the chunk still shows
+       at least ``sinc(1/4)**3 = 0.73`` of the peak's height. The strongest points above
+       :data:`CANDIDATE_SIGMAS` noise scales that are local maxima of that grid are
+       candidates (at most :data:`MAX_CANDIDATES`).
+    2. Around each candidate, every Miller index of the box within ``m/4`` is evaluated with
+       :data:`PEAK_SEARCH_ATOMS` atoms of the whole box. The box is periodic, so its Bragg
+       peaks sit exactly on these indices, at full height, and pass the same test as in the
+       direct search.
 
     Examples
     --------
@@ -161,41 +223,78 @@ def bragg_lattice(cell, frac_coords):
     """
     reduced, mapping = reduce_cell(cell)
     frac = np.asarray(frac_coords, dtype=float) @ np.linalg.inv(mapping)
-    axes, g_max = _search_grid(reduced, len(frac))
-    size = int(np.prod([len(a) for a in axes]))
-    if size > MAX_PEAK_SEARCH_POINTS:
-        raise ValueError(
-            f"a cell of {len(frac)} atoms needs a Bragg-peak search over {size} reciprocal-lattice "
-            f"points (at most MAX_PEAK_SEARCH_POINTS = {MAX_PEAK_SEARCH_POINTS})"
-        )
-    if len(frac) > PEAK_SEARCH_ATOMS:
-        # Any subset shows the same peaks; a fixed seed keeps the result reproducible.
-        frac = frac[np.sort(np.random.default_rng(0).choice(len(frac), PEAK_SEARCH_ATOMS, replace=False))]
-    n = len(frac)
-    hkl = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
-    norm = np.linalg.norm(hkl @ np.linalg.inv(reduced).T, axis=1)
-    inside = (norm <= g_max) & (norm > 0)
-
-    total = np.zeros((len(axes[0]) * len(axes[1]), len(axes[2])), dtype=complex)
-    for start in range(0, n, PEAK_SEARCH_BLOCK):
-        block = frac[start : start + PEAK_SEARCH_BLOCK]
-        phases = [np.exp(-2j * np.pi * np.outer(block[:, i], axes[i])) for i in range(3)]
-        plane = (phases[0][:, :, None] * phases[1][:, None, :]).reshape(len(block), -1)
-        total += plane.T @ phases[2]
-    amplitude = np.abs(total).ravel()[inside] / n
-    hkl = hkl[inside]
-
-    sigma = 0.0
-    if n >= MIN_ATOMS_FOR_NOISE:
-        # Off the lattice, disorder scatters like a complex Gaussian: |F| is Rayleigh
-        # distributed and its median is sigma * sqrt(ln 2).
-        sigma = float(np.median(amplitude)) / np.sqrt(np.log(2.0))
-    peaks = hkl[amplitude > max(MIN_PEAK, NOISE_SIGMAS * sigma)]
+    frac -= np.floor(frac)
+    g_max = _g_max(reduced, len(frac))
+    axes = _search_axes(reduced, g_max)
+    if np.prod([len(a) for a in axes]) <= DIRECT_SEARCH_POINTS:
+        peaks = _direct_peaks(reduced, _subset(frac, PEAK_SEARCH_ATOMS), axes, g_max)
+    else:
+        peaks = _two_stage_peaks(reduced, frac, g_max)
     basis = integer_basis(peaks)
     if basis is None:
         return None
     # Reciprocal primitive basis = basis @ reciprocal(reduced); its dual in real space:
     return np.linalg.inv(basis).T @ reduced
+
+
+def _direct_peaks(cell, frac, axes, g_max):
+    """Miller indices (rows) of the Bragg peaks on the grid ``axes``, every point evaluated."""
+    amplitude = _amplitudes(frac, axes)
+    lengths = _grid_lengths(cell, axes)
+    inside = (lengths <= g_max) & (lengths > 0)
+    sigma = 0.0 if len(frac) < MIN_ATOMS_FOR_NOISE else _noise_scale(amplitude[inside])
+    found = np.nonzero(inside & (amplitude > max(MIN_PEAK, NOISE_SIGMAS * sigma)))
+    return np.stack([axis[index] for axis, index in zip(axes, found)], axis=1)
+
+
+def _two_stage_peaks(cell, frac, g_max):
+    """Miller indices of the Bragg peaks of a large cell (see :func:`bragg_lattice`)."""
+    widths = 1.0 / np.linalg.norm(np.linalg.inv(cell), axis=0)
+    edge = (abs(np.linalg.det(cell)) * CHUNK_ATOMS / len(frac)) ** (1 / 3)
+    m = np.maximum(1, np.round(widths / edge)).astype(int)
+    chunk = frac[np.all(frac * m < 1.0, axis=1)]
+    none = np.zeros((0, 3), dtype=int)
+    if len(chunk) < MIN_ATOMS_FOR_NOISE:
+        return none
+    # The chunk's own reciprocal grid is every m-th Miller index of the box; every step-th
+    # one is searched (twice as fine), so a peak is at most a quarter of the chunk's grid
+    # spacing away, where the chunk shows at least sinc(1/4)**3 = 0.73 of its height.
+    step = np.maximum(1, np.round(m / 2)).astype(int)
+    axes = [a * k for a, k in zip(_search_axes(cell / step[:, None], g_max), step)]
+    amplitude = _amplitudes(chunk, axes)
+    lengths = _grid_lengths(cell, axes)
+    inside = (lengths <= g_max) & (lengths > 0)
+    score = np.where(inside & _local_maxima(amplitude), amplitude, 0.0).ravel()
+    strongest = np.argsort(score, kind="stable")[::-1][:MAX_CANDIDATES]
+    strongest = strongest[score[strongest] > CANDIDATE_SIGMAS * _noise_scale(amplitude[inside])]
+    grid_points = np.unravel_index(strongest, amplitude.shape)
+    candidates = np.stack([axis[index] for axis, index in zip(axes, grid_points)], axis=1)
+
+    atoms = _subset(frac, PEAK_SEARCH_ATOMS)
+    offsets = [np.arange(-(k // 2), k // 2 + 1) for k in step]
+    indices, amplitudes = [], []
+    for centre in candidates:
+        around = [c + offset for c, offset in zip(centre, offsets)]
+        indices.append(np.stack(np.meshgrid(*around, indexing="ij"), axis=-1).reshape(-1, 3))
+        amplitudes.append(_amplitudes(atoms, around).ravel())
+    if not indices:
+        return none
+    indices, first = np.unique(np.concatenate(indices), axis=0, return_index=True)
+    amplitudes = np.concatenate(amplitudes)[first]
+    keep = np.any(indices != 0, axis=1)
+    indices, amplitudes = indices[keep], amplitudes[keep]
+    return indices[amplitudes > max(MIN_PEAK, NOISE_SIGMAS * _noise_scale(amplitudes))]
+
+
+def _local_maxima(values):
+    """Points of a 3-d grid at least as high as their 26 neighbours (one per peak)."""
+    padded = np.pad(values, 1, constant_values=-np.inf)
+    n0, n1, n2 = values.shape
+    peak = np.ones(values.shape, dtype=bool)
+    for i, j, k in np.ndindex(3, 3, 3):
+        if (i, j, k) != (1, 1, 1):
+            peak &= values >= padded[i : i + n0, j : j + n1, k : k + n2]
+    return peak
 
 
 def integer_basis(vectors):
@@ -301,8 +400,9 @@ def central_atom(cell, frac_coords):
     offset = frac - 0.5
     offset -= np.round(offset)
     distance = np.round(np.linalg.norm(offset @ np.asarray(cell, dtype=float), axis=1), 6)
-    order = np.lexsort(np.round(offset, 6).T[::-1].tolist() + [distance])
-    return frac[order[0]]
+    nearest = np.flatnonzero(distance == distance.min())
+    order = np.lexsort(np.round(offset[nearest], 6).T[::-1])
+    return frac[nearest[order[0]]]
 
 
 def central_site(cell, primitive, basis, scale, rotation):
@@ -398,19 +498,26 @@ def carve_cluster(cell, frac_coords, numbers, n_atoms, centre):
     frac -= np.floor(frac + 0.5)
     n = len(frac)
     volume = abs(np.linalg.det(reduced))
+    widths = 1.0 / np.linalg.norm(np.linalg.inv(reduced), axis=0)
     radius = 1.3 * (3 * n_atoms * volume / (4 * np.pi * n)) ** (1 / 3)
     while True:
-        reach = np.ceil(radius * np.linalg.norm(np.linalg.inv(reduced), axis=0)).astype(int)
+        # An image within the radius has fractional coordinates within radius / width of 0,
+        # and the atoms' own lie in [-0.5, 0.5): few shifts, and in a big box few atoms, count.
+        reach = radius / widths
+        near = np.all((reach >= 0.5) | (np.abs(frac) <= reach), axis=1)
         shifts = np.stack(
-            np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij"), axis=-1
+            np.meshgrid(*[np.arange(-r, r + 1) for r in np.floor(reach + 0.5).astype(int)], indexing="ij"),
+            axis=-1,
         ).reshape(-1, 3)
-        positions = ((frac[None, :, :] + shifts[:, None, :]) @ reduced).reshape(-1, 3)
+        positions = ((frac[near][None, :, :] + shifts[:, None, :]) @ reduced).reshape(-1, 3)
         radii = np.linalg.norm(positions, axis=1)
         if np.count_nonzero(radii <= radius) >= n_atoms:
             break
         radius *= 1.5
-    species = np.tile(numbers, len(shifts))
-    order = np.argsort(radii, kind="stable")
+    species = np.tile(np.asarray(numbers)[near], len(shifts))
+    # Sort only what may be kept: the shell at the cut is completed up to SHELL_RTOL beyond it.
+    inside = np.flatnonzero(radii <= radius * (1 + 2 * SHELL_RTOL))
+    order = inside[np.argsort(radii[inside], kind="stable")]
     radii = radii[order]
     cut = radii[n_atoms - 1]
     tol = SHELL_RTOL * cut
@@ -439,7 +546,8 @@ def ideal_basis(cell, frac_coords, primitive, tolerance):
 
     Atoms are folded into the primitive cell, where the copies of each basis site form a blob
     (spread by displacements, thinned by vacancies, blind to species). The blob centres are
-    the ideal basis.
+    the ideal basis. A cell of more than :data:`BASIS_ATOMS` atoms is folded from a fixed
+    random subset of them.
 
     Parameters
     ----------
@@ -458,7 +566,8 @@ def ideal_basis(cell, frac_coords, primitive, tolerance):
         Fractional coordinates of the ``k`` basis sites in ``primitive``.
     """
     primitive = np.asarray(primitive, dtype=float)
-    folded = np.asarray(frac_coords, dtype=float) @ (np.asarray(cell) @ np.linalg.inv(primitive))
+    frac = _subset(np.asarray(frac_coords, dtype=float), BASIS_ATOMS)
+    folded = frac @ (np.asarray(cell) @ np.linalg.inv(primitive))
     folded -= np.floor(folded)
     free = np.ones(len(folded), dtype=bool)
     centres = []

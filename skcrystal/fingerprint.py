@@ -479,16 +479,6 @@ def _cluster(item, index, n_atoms, shift):
             item=item,
         )
     cell, frac_coords = _compact_cell(crystal.cell, crystal.frac_coords)
-    points = _lattice.peak_search_size(cell, len(frac_coords))
-    if points > _lattice.MAX_PEAK_SEARCH_POINTS:
-        raise StructureError(
-            f"{len(frac_coords)} atoms in one periodic cell are too many: finding its lattice "
-            f"would search {points} Bragg-peak candidates (at most {_lattice.MAX_PEAK_SEARCH_POINTS}); "
-            "give the crystal in a smaller periodic cell (a unit cell, or a supercell of up to "
-            "about 50,000 atoms)",
-            index=index,
-            item=item,
-        )
     return _lattice.canonical_cluster(cell, frac_coords, numbers, n_atoms)
 
 

@@ -533,16 +533,3 @@ def test_large_cells_search_a_subset_of_atoms_and_keep_the_image(monkeypatch):
     monkeypatch.setattr(_lattice, "PEAK_SEARCH_BLOCK", 32)
     box = FE * (6, 6, 6)  # 432 atoms: the peak search sees 100 of them, in blocks of 32
     np.testing.assert_allclose(DiffractionFingerprint(**FAST).transform([box])[0], reference[0], atol=1e-5)
-
-
-def test_a_cell_too_large_for_the_peak_search_is_named(monkeypatch):
-    from skcrystal import _lattice
-
-    monkeypatch.setattr(_lattice, "MAX_PEAK_SEARCH_POINTS", 10_000)
-    fingerprint = DiffractionFingerprint(**FAST, on_error="nan")
-    with pytest.warns(RuntimeWarning, match=r"X\[1\]"):
-        images = fingerprint.transform([FE, FE * (8, 8, 8)])
-    assert np.isfinite(images[0]).all() and np.isnan(images[1]).all()
-    [error] = fingerprint.errors_
-    assert "1024 atoms in one periodic cell are too many" in error.reason
-    assert "smaller periodic cell" in error.reason

@@ -5,6 +5,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ase import Atoms
 from ase.build import bulk
 from pymatgen.core import Lattice, Molecule, Structure
@@ -131,3 +133,29 @@ def test_strong_thermal_noise_is_not_an_overlap():
     coords = light.cart_coords + rng.normal(0, 0.1, (len(light), 3))
     noisy = Structure(light.lattice, light.species, coords, coords_are_cartesian=True)
     assert len(to_structure(noisy)) == len(light)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 12), st.floats(0.21, 3.0))
+def test_close_pairs_are_those_of_a_brute_force_search(seed, n_atoms, edge):
+    from skcrystal.io import MIN_DISTANCE, _close_pairs
+
+    rng = np.random.default_rng(seed)
+    cell = edge * (np.eye(3) + np.triu(rng.uniform(-0.4, 0.4, (3, 3)), 1))
+    cart = rng.random((n_atoms, 3)) @ cell
+    # Partners placed near atoms (often across a face of the cell), some closer than the limit.
+    partners = cart + rng.normal(0, 1, (n_atoms, 3)) * rng.uniform(0.05, 0.4, (n_atoms, 1))
+    frac = np.linalg.solve(cell.T, np.concatenate([cart, partners]).T).T
+    frac -= np.floor(frac)
+    first, second, distances = _close_pairs(frac, cell)
+    found = {tuple(sorted(pair)) for pair in zip(first.tolist(), second.tolist())}
+
+    shifts = np.stack(np.meshgrid(*[np.arange(-3, 4)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    expected = set()
+    for i in range(len(frac)):
+        for j in range(i + 1, len(frac)):
+            nearest = np.linalg.norm((frac[j] - frac[i] + shifts) @ cell, axis=1).min()
+            if nearest < MIN_DISTANCE:
+                expected.add((i, j))
+    assert found == expected
+    assert np.all(distances < MIN_DISTANCE)

@@ -1,0 +1,104 @@
+"""The canonical cell of large periodic cells: two-stage Bragg search and carving."""
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pymatgen.core import Lattice, Structure
+
+from skcrystal import DiffractionFingerprint, _lattice
+from skcrystal.defects import Displacements, Vacancies
+
+from conftest import CRYSTALS, MORE_HEX
+
+FAST = {"n_pixels": 16, "pixel_size": 1.6e-3, "beam_stop_radius": 1.25, "target_n_atoms": 32, "compile": False}
+PROTOTYPES = {name: structure for name, (structure, _) in CRYSTALS.items()} | MORE_HEX
+
+
+def _box(structure, n_atoms):
+    """A diagonal supercell of about ``n_atoms`` atoms, as an MD box would be."""
+    k = max(1, round((n_atoms / len(structure)) ** (1 / 3)))
+    return structure * (k, k, k)
+
+
+def _same_lattice(a, b):
+    """Whether the rows of ``a`` and ``b`` span the same lattice."""
+    relation = a @ np.linalg.inv(b)
+    return np.allclose(relation, np.round(relation), atol=1e-6) and round(abs(np.linalg.det(relation))) == 1
+
+
+def _two_stage(monkeypatch, chunk_atoms=128):
+    """Send every cell through the two-stage search; returns the list of its calls."""
+    calls = []
+    two_stage = _lattice._two_stage_peaks
+
+    def spy(*args):
+        calls.append(args)
+        return two_stage(*args)
+
+    monkeypatch.setattr(_lattice, "DIRECT_SEARCH_POINTS", 1000)
+    monkeypatch.setattr(_lattice, "CHUNK_ATOMS", chunk_atoms)
+    monkeypatch.setattr(_lattice, "_two_stage_peaks", spy)
+    return calls
+
+
+@pytest.mark.parametrize("name", sorted(PROTOTYPES))
+def test_two_stage_search_finds_the_lattice_of_the_direct_search(name, monkeypatch):
+    box = _box(PROTOTYPES[name], 4000)
+    box = Vacancies(0.2, min_atoms=1, random_state=0).transform([box])[0]
+    box = Displacements(sigma=0.03, min_atoms=1, random_state=0).transform([box])[0]
+    cell, frac = box.lattice.matrix, box.frac_coords
+    direct = _lattice.bragg_lattice(cell, frac)
+    calls = _two_stage(monkeypatch)
+    two_stage = _lattice.bragg_lattice(cell, frac)
+    assert len(calls) == 1
+    assert direct is not None and two_stage is not None
+    assert _same_lattice(two_stage, direct)
+    # And it is the lattice of the pristine primitive cell, not a sublattice of it.
+    primitive = PROTOTYPES[name].get_primitive_structure().lattice.matrix
+    assert _same_lattice(two_stage, primitive)
+
+
+def test_a_box_searched_in_two_stages_gives_the_image_of_its_unit_cell(monkeypatch):
+    reference = DiffractionFingerprint(**FAST).transform([bulk("Fe", "bcc", a=2.87)])[0]
+    calls = _two_stage(monkeypatch)
+    box = bulk("Fe", "bcc", a=2.87, cubic=True).repeat((12, 12, 12))  # 3456 atoms, ASE Atoms
+    image = DiffractionFingerprint(**FAST).transform([box])[0]
+    assert len(calls) == 1
+    np.testing.assert_allclose(image, reference, atol=1e-5)
+
+
+def test_a_box_without_a_crystal_falls_back_to_its_cell(monkeypatch):
+    rng = np.random.default_rng(0)
+    gas = Structure(Lattice.cubic(40.0), ["Ar"] * 3000, rng.random((3000, 3)), validate_proximity=False)
+    _two_stage(monkeypatch)
+    assert _lattice.bragg_lattice(gas.lattice.matrix, gas.frac_coords) is None
+
+
+def _carve_by_brute_force(cell, frac, numbers, n_atoms, centre):
+    """Every periodic image within a generous reach, sorted by distance: the definition."""
+    offsets = np.stack(np.meshgrid(*[np.arange(-8, 9)] * 3, indexing="ij"), axis=-1).reshape(-1, 3)
+    frac = frac - centre
+    positions = ((frac[None] + offsets[:, None]) @ cell).reshape(-1, 3)
+    return np.sort(np.linalg.norm(positions, axis=1))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 40),
+    st.integers(8, 120),
+)
+def test_carved_cluster_holds_the_nearest_images_whatever_the_cell(seed, n_cell, n_atoms):
+    rng = np.random.default_rng(seed)
+    cell = np.diag(rng.uniform(3.0, 9.0, 3)) + np.triu(rng.uniform(-2.0, 2.0, (3, 3)), 1)
+    frac = rng.random((n_cell, 3))
+    centre = frac[rng.integers(n_cell)]
+    positions, numbers = _lattice.carve_cluster(cell, frac, np.arange(n_cell), n_atoms, centre)
+    radii = np.sort(np.linalg.norm(positions, axis=1))
+    expected = _carve_by_brute_force(cell, frac, np.arange(n_cell), n_atoms, centre)
+    # The cluster is a whole number of shells around the centre: the nearest images.
+    np.testing.assert_allclose(radii, expected[: len(radii)], atol=1e-9)
+    assert len(radii) == len(expected) or expected[len(radii)] > radii[-1] * (1 + 1e-7)
+    assert len(numbers) == len(positions)

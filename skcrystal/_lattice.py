@@ -135,17 +135,19 @@ def _amplitudes(frac, axes):
     """``|F|`` of the atoms at every Miller index of the grid ``axes``, shape of the grid.
 
     ``F(hkl) = (1/n) sum_j exp(-2 pi i (h x_j + k y_j + l z_j))`` factorises over the three
-    axes: the sum over atoms is one matrix product per block of atoms (complex64: the
-    amplitudes are compared with thresholds of 0.1, far above its rounding).
+    axes: the sum over atoms is one matrix product per block of atoms. Single precision
+    (phases to about 1e-5 radian) is ample: amplitudes are compared with thresholds of 0.1.
     """
-    shape = [len(a) for a in axes]
-    total = np.zeros((shape[0] * shape[1], shape[2]), dtype=np.complex64)
+    h, k, l = (len(a) for a in axes)
+    # The (h, l) plane is the smaller one (l >= 0 only): it is formed per atom, k by the product.
+    total = np.zeros((h * l, k), dtype=np.complex64)
     for start in range(0, len(frac), PEAK_SEARCH_BLOCK):
         block = frac[start : start + PEAK_SEARCH_BLOCK]
-        phases = [np.exp(-2j * np.pi * np.outer(block[:, i], axes[i])).astype(np.complex64) for i in range(3)]
-        plane = (phases[0][:, :, None] * phases[1][:, None, :]).reshape(len(block), -1)
-        total += plane.T @ phases[2]
-    return np.abs(total).reshape(shape) / len(frac)
+        angles = [(2 * np.pi * np.outer(block[:, i], axes[i])).astype(np.float32) for i in range(3)]
+        phases = [np.cos(angle) - 1j * np.sin(angle) for angle in angles]
+        plane = (phases[0][:, :, None] * phases[2][:, None, :]).reshape(len(block), -1)
+        total += plane.T @ phases[1]
+    return np.abs(total).reshape(h, l, k).transpose(0, 2, 1) / len(frac)
 
 
 def _grid_lengths(cell, axes):
@@ -677,8 +679,9 @@ def canonical_cluster(cell, frac_coords, numbers, n_atoms):
     cell = np.asarray(cell, dtype=float)
     primitive = bragg_lattice(cell, frac_coords)
     rotation = canonical_rotation(cell if primitive is None else primitive)
-    centre = central_atom(cell, frac_coords)
-    positions, _ = carve_cluster(cell, frac_coords, numbers, n_atoms, centre)
+    first_centre = central_atom(cell, frac_coords)
+    centre = first_centre
+    positions, species = carve_cluster(cell, frac_coords, numbers, n_atoms, centre)
     scale = median_neighbour_distance(positions)
     occupancy = 1.0
     if primitive is not None:
@@ -693,8 +696,8 @@ def canonical_cluster(cell, frac_coords, numbers, n_atoms):
             centre = central_site(cell, primitive, basis, scale, rotation)
     # A vacant crystal keeps the extent of its parent's cluster: as many atoms as the parent's
     # cluster has occupied sites.
-    positions, species = carve_cluster(
-        cell, frac_coords, numbers, max(MIN_CLUSTER, round(n_atoms * occupancy)), centre
-    )
+    size = max(MIN_CLUSTER, round(n_atoms * occupancy))
+    if size != n_atoms or not np.allclose(centre, first_centre, rtol=0, atol=1e-12):
+        positions, species = carve_cluster(cell, frac_coords, numbers, size, centre)
     positions = (positions - positions.mean(axis=0)) / scale
     return Cluster(positions @ rotation.T, species, rotation, scale)

@@ -528,13 +528,16 @@ def _close_pairs(frac, cell):
 
     margin = MIN_DISTANCE * np.linalg.norm(np.linalg.inv(cell), axis=0)
     reach = np.ceil(margin).astype(int)
+    shifts = np.stack(np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij"), -1).reshape(-1, 3)
+    shifts = shifts[shifts.any(axis=1)]
     owners, images = [], []
-    for shift in np.stack(np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij"), -1).reshape(-1, 3):
-        if shift.any():
-            moved = frac + shift
-            band = np.flatnonzero(np.all((moved >= -margin) & (moved < 1 + margin), axis=1))
-            owners.append(band)
-            images.append(moved[band])
+    # A few shifts at a time: a big box never holds all its shifted copies at once.
+    per_pass = max(1, 2**20 // len(frac))
+    for start in range(0, len(shifts), per_pass):
+        moved = frac[None, :, :] + shifts[start : start + per_pass, None, :]
+        band = np.nonzero(np.all((moved >= -margin) & (moved < 1 + margin), axis=2))
+        owners.append(band[1])
+        images.append(moved[band])
     cart = frac @ cell
     tree = cKDTree(cart)
     inside = tree.query_pairs(MIN_DISTANCE, output_type="ndarray")

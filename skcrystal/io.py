@@ -49,6 +49,10 @@ MAX_FILE_BYTES = 2 * 1024**3
 MAX_FRACTIONAL = 1e6
 #: Heaviest element accepted (oganesson); the form factors of the fingerprint go less far.
 MAX_ATOMIC_NUMBER = 118
+#: Files larger than this (bytes), other than CIF, are read by ASE first, pymatgen second: ASE
+#: keeps a box's atoms in arrays (a million atoms: tens of MB), pymatgen makes a ``Structure``
+#: of ``PeriodicSite`` objects (a million atoms: about 2 GB and half a minute).
+ASE_FIRST_BYTES = 16 * 1024**2
 #: File name endings that ASE reads only when told the format.
 _ASE_FORMATS = {".lmp": "lammps-data", ".data": "lammps-data", ".lammps": "lammps-data"}
 #: Files at most this large are read whole to tell "only whitespace" from content.
@@ -397,33 +401,25 @@ def _read(path):
         raise StructureError(f"cannot be opened ({error.strerror or _first_line(error)})") from error
     if stat.st_size <= _SNIFF_BYTES and not head.strip():
         raise StructureError("empty file (only whitespace)")
-    from pymatgen.core import Structure
-
+    readers = [("pymatgen", _read_with_pymatgen), ("ASE", _read_with_ase)]
+    if stat.st_size > ASE_FIRST_BYTES and path.suffix.lower() not in {".cif", ".mcif"}:
+        readers.reverse()
     failures = []
     unknown_type = False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
-            return Structure.from_file(path)
-        except Exception as error:  # noqa: BLE001 -- fall back to ASE, report both
-            failures.append(f"pymatgen: {_first_line(error)}")
-        import ase.io
-        from ase.io.formats import UnknownFileTypeError
-
-        try:
-            atoms = ase.io.read(path, format=_ASE_FORMATS.get(path.suffix.lower()))
-        except UnknownFileTypeError as error:
-            unknown_type = True
-            failures.append(f"ASE: {_first_line(error)}")
-        except Exception as error:  # noqa: BLE001 -- reported below
-            failures.append(f"ASE: {_first_line(error)}")
-        else:
-            if isinstance(atoms, list):
-                if not atoms:
-                    raise StructureError("the file holds no structure")
-                atoms = atoms[0]
-            _check_ase(atoms)
-            return atoms
+        for name, reader in readers:
+            try:
+                source = reader(path)
+            except StructureError:
+                raise
+            except Exception as error:  # noqa: BLE001 -- try the other reader, report both
+                unknown_type |= isinstance(error, _UnknownFileType)
+                failures.append(f"{name}: {_first_line(error.__cause__ or error)}")
+            else:
+                if _is_atoms(source):
+                    _check_ase(source)
+                return source
     details = "; ".join(failures)
     if unknown_type:
         raise StructureError(
@@ -434,6 +430,33 @@ def _read(path):
     if b"\0" in head:
         details += "; the file looks binary (NUL bytes), not a text structure file"
     raise StructureError(f"could not be read as a structure file ({details})")
+
+
+class _UnknownFileType(Exception):
+    """ASE recognises neither the name nor the content of a file."""
+
+
+def _read_with_pymatgen(path):
+    """The file as a pymatgen ``Structure``."""
+    from pymatgen.core import Structure
+
+    return Structure.from_file(path)
+
+
+def _read_with_ase(path):
+    """The file as an ASE ``Atoms`` (the first structure of a file that holds several)."""
+    import ase.io
+    from ase.io.formats import UnknownFileTypeError
+
+    try:
+        atoms = ase.io.read(path, format=_ASE_FORMATS.get(path.suffix.lower()))
+    except UnknownFileTypeError as error:
+        raise _UnknownFileType from error
+    if isinstance(atoms, list):
+        if not atoms:
+            raise StructureError("the file holds no structure")
+        atoms = atoms[0]
+    return atoms
 
 
 def _first_line(error):

@@ -159,3 +159,25 @@ def test_close_pairs_are_those_of_a_brute_force_search(seed, n_atoms, edge):
                 expected.add((i, j))
     assert found == expected
     assert np.all(distances < MIN_DISTANCE)
+
+
+def test_large_files_other_than_cif_are_read_by_ase_first(tmp_path, monkeypatch):
+    from skcrystal import io
+
+    poscar = tmp_path / "POSCAR"
+    FE.to(filename=str(poscar), fmt="poscar")
+    cif = tmp_path / "Fe.cif"
+    FE.to(filename=str(cif))
+    assert isinstance(io._read(poscar), Structure) and isinstance(io._read(cif), Structure)
+    by_pymatgen = io.to_crystal(poscar)
+    monkeypatch.setattr(io, "ASE_FIRST_BYTES", 0)
+    assert isinstance(io._read(poscar), Atoms) and isinstance(io._read(cif), Structure)
+    by_ase = io.to_crystal(poscar)
+    np.testing.assert_allclose(by_ase.cell, by_pymatgen.cell, atol=1e-9)
+    np.testing.assert_allclose(by_ase.frac_coords, by_pymatgen.frac_coords, atol=1e-9)
+    np.testing.assert_array_equal(by_ase.numbers, by_pymatgen.numbers)
+    # A file that neither reads is still reported with both readers' reasons.
+    broken = tmp_path / "POSCAR_broken"
+    broken.write_text("not a poscar\n")
+    with pytest.raises(StructureError, match="pymatgen: .*ASE: |ASE: .*pymatgen: "):
+        io.to_crystal(broken)

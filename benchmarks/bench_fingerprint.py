@@ -75,18 +75,19 @@ def main():
         rows.append(("skcrystal kernel, compiled float32", t_compiled))
     t_clusters = median_time(lambda: eager.clusters(structures), args.repeats) / args.batch
     rows.append(("canonical cluster (read, check, orient, carve)", t_clusters))
-    # The lattice standardisation is cached per lattice shape: time a batch of shapes never
-    # seen before too (250-atom body-centred tetragonal cells, each c/a new on every call).
-    calls = iter(range(10**6))
-
-    def distinct_shapes():
-        shift = next(calls) * 1e-4
-        tetragonal = [
+    # The lattice standardisation is cached per lattice shape: time batches of shapes never
+    # seen before too (250-atom body-centred tetragonal cells, each c/a new), built beforehand.
+    def tetragonal_batch(shift):
+        return [
             Structure(Lattice.tetragonal(3.0, 3.0 * (1.2 + 0.01 * i + shift)), ["In"] * 2, [[0, 0, 0], [0.5] * 3])
             * (5, 5, 5)
             for i in range(args.batch)
         ]
-        return eager.clusters(tetragonal)
+
+    batches = iter([tetragonal_batch(k * 1e-4) for k in range(args.repeats + 1)])
+
+    def distinct_shapes():
+        return eager.clusters(next(batches))
 
     rows.append(
         ("canonical cluster, every lattice shape new", median_time(distinct_shapes, args.repeats) / args.batch)

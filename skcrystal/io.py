@@ -1,4 +1,10 @@
-"""Turn the items of ``X`` into periodic pymatgen structures, with clear errors.
+"""Turn the items of ``X`` into periodic crystals, with clear errors.
+
+:func:`to_structure` gives a pymatgen ``Structure``; :func:`to_crystal` gives a
+:class:`Crystal` of plain arrays (lattice, fractional coordinates, atomic numbers), which is
+what the fingerprint uses: ASE ``Atoms`` then never become a ``Structure``, and files larger
+than :data:`ASE_FIRST_BYTES` (other than CIF) are read by ASE first, so a box of a million
+atoms costs tens of MB instead of gigabytes. Both run the same checks.
 
 An item of ``X`` is a pymatgen ``Structure``, an ASE ``Atoms`` or a path (``str`` or
 ``os.PathLike``) to a file that pymatgen or ASE reads (CIF, POSCAR, extxyz, LAMMPS data, ...).

@@ -6,6 +6,7 @@ from ase.build import bulk
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pymatgen.core import Lattice, Structure
+from scipy.spatial.transform import Rotation
 
 from skcrystal import DiffractionFingerprint, _lattice
 from skcrystal.defects import Displacements, Vacancies
@@ -58,6 +59,21 @@ def test_two_stage_search_finds_the_lattice_of_the_direct_search(name, monkeypat
     # And it is the lattice of the pristine primitive cell, not a sublattice of it.
     primitive = PROTOTYPES[name].get_primitive_structure().lattice.matrix
     assert _same_lattice(two_stage, primitive)
+
+
+@pytest.mark.parametrize("name", ["fcc", "hcp", "bct141"])
+def test_two_stage_search_in_a_turned_non_diagonal_box(name, monkeypatch):
+    # A crystal cut along other axes than its cell's (an MD box of a [110]-oriented grain):
+    # the box is still periodic, its peaks sit on the box's Miller indices, off the axes.
+    structure = PROTOTYPES[name]
+    box = structure.copy()
+    box.make_supercell([[4, -4, 0], [4, 4, 0], [1, 0, 6]])
+    rotation = Rotation.from_rotvec([0.3, -0.2, 0.9]).as_matrix()
+    cell, frac = box.lattice.matrix @ rotation.T, box.frac_coords
+    calls = _two_stage(monkeypatch)
+    primitive = _lattice.bragg_lattice(cell, frac)
+    assert len(calls) == 1
+    assert _same_lattice(primitive, structure.get_primitive_structure().lattice.matrix @ rotation.T)
 
 
 def test_a_box_searched_in_two_stages_gives_the_image_of_its_unit_cell(monkeypatch):

@@ -106,8 +106,10 @@ PEAK_SEARCH_BLOCK = 256
 #: cells of up to about 8,000 atoms). A larger cell (a simulation box) is searched in two
 #: stages whose cost does not grow with its volume: see :func:`bragg_lattice`.
 DIRECT_SEARCH_POINTS = 2**19
-#: Atoms in the compact chunk of a large cell that the first stage searches.
-CHUNK_ATOMS = 1024
+#: Atoms in the compact chunk of a large cell that the first stage searches. Its noise floor,
+#: times :data:`CANDIDATE_SIGMAS`, stays below the height ``0.73 * MIN_PEAK`` that a peak
+#: of the direct search keeps on the first stage's grid, so both find the same peaks.
+CHUNK_ATOMS = 2048
 #: In the first stage, a chunk-grid point is a candidate if its ``|F|`` exceeds this many
 #: noise scales (lower than :data:`NOISE_SIGMAS`: a peak between grid points is attenuated).
 CANDIDATE_SIGMAS = 4.0
@@ -173,10 +175,22 @@ def _noise_scale(amplitudes):
 
 
 def _subset(frac, size):
-    """A fixed random subset of at most ``size`` atoms (the seed keeps results reproducible)."""
+    """A fixed pseudo-random subset of at most ``size`` atoms, in their original order.
+
+    The choice is keyed on each atom's position (hashed), not on its index: the same atoms are
+    chosen whatever the atom order, and a regular lattice gives no regular subset (which would
+    have Bragg peaks of its own).
+    """
     if len(frac) <= size:
         return frac
-    return frac[np.sort(np.random.default_rng(0).choice(len(frac), size, replace=False))]
+    grid = np.floor((frac - np.floor(frac)) * 2**20).astype(np.uint64)
+    key = grid[:, 0] | (grid[:, 1] << np.uint64(20)) | (grid[:, 2] << np.uint64(40))
+    # splitmix64's finaliser: nearby positions get unrelated keys.
+    with np.errstate(over="ignore"):
+        key = (key ^ (key >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        key = (key ^ (key >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        key ^= key >> np.uint64(31)
+    return frac[np.sort(np.argpartition(key, size - 1)[:size])]
 
 
 def bragg_lattice(cell, frac_coords):
@@ -202,17 +216,17 @@ def bragg_lattice(cell, frac_coords):
     :data:`PEAK_SEARCH_ATOMS` atoms. A larger cell, a simulation box, is searched in two
     stages that cost the same for any box size:
 
-    1. A compact chunk of the box, ``1/m`` of it along each reduced cell vector
-       (about :data:`CHUNK_ATOMS` atoms), is searched on every ``m/2``-th Miller index of
-       the box (twice as fine as the chunk's own reciprocal grid). A Bragg peak of the box
-       lies at most ``m/4`` indices from a point of that grid, where the chunk still shows
-       at least ``sinc(1/4)**3 = 0.73`` of the peak's height. The strongest points above
-       :data:`CANDIDATE_SIGMAS` noise scales that are local maxima of that grid are
-       candidates (at most :data:`MAX_CANDIDATES`).
-    2. Around each candidate, every Miller index of the box within ``m/4`` is evaluated with
-       :data:`PEAK_SEARCH_ATOMS` atoms of the whole box. The box is periodic, so its Bragg
-       peaks sit exactly on these indices, at full height, and pass the same test as in the
-       direct search.
+    1. A compact chunk of the box, ``1/m`` of it along each reduced cell vector (about
+       :data:`CHUNK_ATOMS` atoms; the fullest of the box's chunks), is searched on every
+       ``m//2``-th Miller index of the box (at least twice as fine as the chunk's own
+       reciprocal grid). A Bragg peak of the box lies at most ``m/4`` indices from a point
+       of that grid, where the chunk still shows at least ``sinc(1/4)**3 = 0.73`` of the
+       peak's height. The local maxima of that grid above :data:`CANDIDATE_SIGMAS` noise
+       scales are candidates (the strongest :data:`MAX_CANDIDATES`).
+    2. Around each candidate, every Miller index of the box within ``m/4`` (and at least
+       its 26 neighbours) is evaluated with :data:`PEAK_SEARCH_ATOMS` atoms of the whole
+       box. The box is periodic, so its Bragg peaks sit exactly on these indices, at full
+       height, and pass the same test as in the direct search.
 
     Examples
     --------
@@ -254,14 +268,17 @@ def _two_stage_peaks(cell, frac, g_max):
     widths = 1.0 / np.linalg.norm(np.linalg.inv(cell), axis=0)
     edge = (abs(np.linalg.det(cell)) * CHUNK_ATOMS / len(frac)) ** (1 / 3)
     m = np.maximum(1, np.round(widths / edge)).astype(int)
-    chunk = frac[np.all(frac * m < 1.0, axis=1)]
+    # The box cut into m[0] x m[1] x m[2] chunks; the fullest one is searched (a box that is
+    # partly empty, a slab in vacuum say, still shows its crystal).
+    index = np.ravel_multi_index(np.minimum(np.floor(frac * m).astype(int), m - 1).T, m)
+    chunk = frac[index == np.argmax(np.bincount(index, minlength=np.prod(m)))]
     none = np.zeros((0, 3), dtype=int)
     if len(chunk) < MIN_ATOMS_FOR_NOISE:
         return none
     # The chunk's own reciprocal grid is every m-th Miller index of the box; every step-th
-    # one is searched (twice as fine), so a peak is at most a quarter of the chunk's grid
-    # spacing away, where the chunk shows at least sinc(1/4)**3 = 0.73 of its height.
-    step = np.maximum(1, np.round(m / 2)).astype(int)
+    # one is searched (at least twice as fine), so a peak is at most a quarter of the chunk's
+    # grid spacing away, where the chunk shows at least sinc(1/4)**3 = 0.73 of its height.
+    step = np.maximum(1, m // 2)
     axes = [a * k for a, k in zip(_search_axes(cell / step[:, None], g_max), step)]
     amplitude = _amplitudes(chunk, axes)
     lengths = _grid_lengths(cell, axes)
@@ -273,7 +290,9 @@ def _two_stage_peaks(cell, frac, g_max):
     candidates = np.stack([axis[index] for axis, index in zip(axes, grid_points)], axis=1)
 
     atoms = _subset(frac, PEAK_SEARCH_ATOMS)
-    offsets = [np.arange(-(k // 2), k // 2 + 1) for k in step]
+    # A peak is within step/2 of its candidate; at least one neighbour each way is evaluated
+    # too, so that most points are off the lattice and give the noise level.
+    offsets = [np.arange(-max(1, k // 2), max(1, k // 2) + 1) for k in step]
     indices, amplitudes = [], []
     for centre in candidates:
         around = [c + offset for c, offset in zip(centre, offsets)]
@@ -505,7 +524,7 @@ def carve_cluster(cell, frac_coords, numbers, n_atoms, centre):
     while True:
         # An image within the radius has fractional coordinates within radius / width of 0,
         # and the atoms' own lie in [-0.5, 0.5): few shifts, and in a big box few atoms, count.
-        reach = radius / widths
+        reach = radius * (1 + 2 * SHELL_RTOL) / widths
         near = np.all((reach >= 0.5) | (np.abs(frac) <= reach), axis=1)
         shifts = np.stack(
             np.meshgrid(*[np.arange(-r, r + 1) for r in np.floor(reach + 0.5).astype(int)], indexing="ij"),

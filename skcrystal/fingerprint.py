@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from numbers import Integral, Real
 
@@ -343,8 +344,15 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
 
         shift = self.atomic_number_shift
         jobs = (delayed(_cluster_or_error)(item, index, self.target_n_atoms, shift) for index, item in enumerate(items))
-        with _one_blas_thread():
-            yield from Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs)
+        results = Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs)
+        while True:
+            # The limit only while an item is computed (in this process, if serial): the
+            # consumer may do anything between two items, e.g. run another generator.
+            with _one_blas_thread():
+                result = next(results, _DONE)
+            if result is _DONE:
+                return
+            yield result
 
     def render(self, clusters):
         """Images of canonical clusters, shape ``(n, 3, n_pixels, n_pixels)``, float32."""
@@ -446,6 +454,10 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         return tags
 
 
+#: End of :meth:`DiffractionFingerprint._clusters_or_errors`'s results.
+_DONE = object()
+
+
 def _one_blas_thread():
     """Context in which numpy's BLAS runs on one thread, for the canonical clusters.
 
@@ -453,9 +465,15 @@ def _one_blas_thread():
     spinning after them slow down the torch kernel that follows: on 2 cores, 5.3 instead of
     3.2 ms per crystal (``benchmarks/bench_fingerprint.py``).
     """
-    from threadpoolctl import threadpool_limits
+    return _blas_controller().limit(limits=1, user_api="blas")
 
-    return threadpool_limits(limits=1, user_api="blas")
+
+@functools.cache
+def _blas_controller():
+    """threadpoolctl's view of the loaded BLAS libraries (finding them takes milliseconds)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def _as_structure_error(error, index, item):

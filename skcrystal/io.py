@@ -301,7 +301,7 @@ def _convert(item):
 
 
 def _check_ase(atoms):
-    """The checks that only an ASE ``Atoms`` needs: a full periodic cell, real elements."""
+    """The checks that only an ASE ``Atoms`` needs: atoms, and a full periodic cell."""
     if len(atoms) == 0:
         raise StructureError("no atoms")
     cell = np.asarray(atoms.get_cell())
@@ -315,7 +315,11 @@ def _check_ase(atoms):
             f"not periodic in all three directions (pbc={list(map(bool, atoms.pbc))}); "
             "set atoms.pbc = True if the cell describes a bulk crystal"
         )
-    numbers = np.asarray(atoms.numbers)
+
+
+def _ase_numbers(atoms):
+    """Atomic numbers of an ASE ``Atoms``, all of them elements."""
+    numbers = np.array(atoms.numbers, dtype=np.int64)
     bad = np.flatnonzero((numbers < 1) | (numbers > MAX_ATOMIC_NUMBER))
     if len(bad):
         if np.all(numbers == 0):
@@ -324,6 +328,7 @@ def _check_ase(atoms):
             f"atomic number(s) {sorted(set(numbers[bad].tolist()))} at atom(s) {_some(bad)} are not "
             f"elements (1 to {MAX_ATOMIC_NUMBER}; 0 is ASE's placeholder 'X')"
         )
+    return numbers
 
 
 def _ase_to_structure(atoms):
@@ -342,7 +347,7 @@ def _to_crystal(source):
         reduced = check_lattice(cell)
         frac = np.linalg.solve(cell.T, np.asarray(source.get_positions(), dtype=float).T).T
         _check_coordinates(frac)
-        numbers = np.array(source.numbers, dtype=np.int64)
+        numbers = _ase_numbers(source)
     else:
         if len(source) == 0:
             raise StructureError("no atoms")
@@ -420,8 +425,10 @@ def _read(path):
             except StructureError:
                 raise
             except Exception as error:  # noqa: BLE001 -- try the other reader, report both
-                unknown_type |= isinstance(error, _UnknownFileType)
-                failures.append(f"{name}: {_first_line(error.__cause__ or error)}")
+                if isinstance(error, _UnknownFileType):
+                    unknown_type = True
+                    error = error.__cause__
+                failures.append(f"{name}: {_first_line(error)}")
             else:
                 if _is_atoms(source):
                     _check_ase(source)
@@ -450,7 +457,7 @@ def _read_with_pymatgen(path):
 
 
 def _read_with_ase(path):
-    """The file as an ASE ``Atoms`` (the first structure of a file that holds several)."""
+    """The file as an ASE ``Atoms`` (of a file that holds several, the last, as ``ase.io.read``)."""
     import ase.io
     from ase.io.formats import UnknownFileTypeError
 
@@ -577,8 +584,6 @@ def _close_pairs(frac, cell):
         across = cKDTree(np.concatenate(images) @ cell).sparse_distance_matrix(
             tree, MIN_DISTANCE, output_type="ndarray"
         )
-        # An atom's own images are a lattice vector away, at least MIN_DISTANCE (check_lattice).
-        across = across[owners[across["i"]] != across["j"]]
         first = np.concatenate([first, owners[across["i"]]])
         second = np.concatenate([second, across["j"]])
         distances = np.concatenate([distances, across["v"]])
@@ -642,9 +647,15 @@ def _check_overlaps(cell, frac, reduced):
     frac = np.linalg.solve(reduced.matrix.T, (frac @ cell).T).T
     centres, neighbours, distances = _close_pairs(frac - np.floor(frac), reduced.matrix)
     if len(distances):
-        k = int(np.argmin(distances))
-        first, second = sorted((int(centres[k]), int(neighbours[k])))
+        # The closest pair; of equally close ones, the first in atom order.
+        first, second = np.minimum(centres, neighbours), np.maximum(centres, neighbours)
+        k = np.lexsort((second, first, np.round(distances, 12)))[0]
+        if first[k] == second[k]:
+            raise StructureError(
+                f"atom {first[k]} is on top of its own periodic image ({distances[k]:.3g} A apart): "
+                "a lattice vector is shorter than MIN_DISTANCE"
+            )
         raise StructureError(
-            f"atoms {first} and {second} are on top of each other "
+            f"atoms {first[k]} and {second[k]} are on top of each other "
             f"({distances[k]:.3g} A apart, periodic images included)"
         )

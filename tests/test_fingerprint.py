@@ -160,3 +160,22 @@ def test_pipeline_and_grid_search_over_a_fingerprint_parameter():
     search = GridSearchCV(pipe, {"fingerprint__n_pixels": [16, 32]}, cv=2).fit(structures, labels)
     assert search.best_params_["fingerprint__n_pixels"] in (16, 32)
     assert search.score(structures, labels) == 1.0
+
+
+def test_numpy_blas_threads_are_restored_whatever_the_consumer_does():
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+    iron = CRYSTALS["bcc"][0]
+    before = blas_threads()
+    fp = DiffractionFingerprint(**FAST)
+    # Two generators advanced in turn, and one left half consumed.
+    first, second = fp.clusters_or_errors([iron] * 3), fp.clusters_or_errors([iron] * 3)
+    assert len(list(zip(first, second))) == 3
+    half = fp.clusters_or_errors([iron] * 3)
+    next(half)
+    assert blas_threads() == before
+    fp.clusters([iron] * 2)
+    assert blas_threads() == before

@@ -181,3 +181,10 @@ def test_large_files_other_than_cif_are_read_by_ase_first(tmp_path, monkeypatch)
     broken.write_text("not a poscar\n")
     with pytest.raises(StructureError, match="pymatgen: .*ASE: |ASE: .*pymatgen: "):
         io.to_crystal(broken)
+
+
+def test_the_first_of_equally_close_pairs_is_named():
+    single = Structure(Lattice.cubic(9.0), ["Cu"] * 8, np.random.default_rng(0).random((8, 3)))
+    doubled = Structure(single.lattice, single.species * 2, np.concatenate([single.frac_coords] * 2))
+    with pytest.raises(StructureError, match=r"atoms 0 and 8 are on top of each other \(0 A apart"):
+        to_structure(doubled)

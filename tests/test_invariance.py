@@ -46,7 +46,8 @@ def relative(a, b):
 
 def permuted(structure, seed):
     order = np.random.default_rng(seed).permutation(len(structure))
-    return Structure(structure.lattice, [structure.species[i] for i in order], structure.frac_coords[order])
+    species = structure.species  # a new list on every access: read it once
+    return Structure(structure.lattice, [species[i] for i in order], structure.frac_coords[order])
 
 
 def translated(structure, shift):
@@ -67,7 +68,8 @@ def defective(name, seed, vacancies=0.0, sigma=0.0, n_sites=256):
     big = supercell(structure, [k, k, k])
     keep = np.sort(rng.permutation(len(big))[: int(round(len(big) * (1 - vacancies)))])
     coords = big.cart_coords[keep] + rng.normal(0.0, sigma, (len(keep), 3))
-    return Structure(big.lattice, [big.species[i] for i in keep], coords, coords_are_cartesian=True), big
+    species = big.species
+    return Structure(big.lattice, [species[i] for i in keep], coords, coords_are_cartesian=True), big
 
 
 @SETTINGS

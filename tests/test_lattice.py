@@ -128,3 +128,18 @@ def test_carved_cluster_holds_the_nearest_images_whatever_the_cell(seed, n_cell,
     np.testing.assert_allclose(radii, expected[: len(radii)], atol=1e-9)
     assert len(radii) == len(expected) or expected[len(radii)] > radii[-1] * (1 + 1e-7)
     assert len(numbers) == len(positions)
+
+
+def test_subsets_of_big_cells_do_not_depend_on_atom_order(monkeypatch):
+    monkeypatch.setattr(_lattice, "BASIS_ATOMS", 500)
+    box = _box(PROTOTYPES["hcp"], 3000)
+    box = Displacements(sigma=0.05, min_atoms=1, random_state=1).transform([box])[0]
+    order = np.random.default_rng(0).permutation(len(box))
+    species = box.species
+    shuffled = Structure(box.lattice, [species[i] for i in order], box.frac_coords[order])
+    frac = box.frac_coords - np.floor(box.frac_coords)
+    np.testing.assert_array_equal(
+        np.sort(_lattice._subset(frac, 2048), axis=0), np.sort(_lattice._subset(frac[order], 2048), axis=0)
+    )
+    images = DiffractionFingerprint(**FAST).transform([box, shuffled])
+    np.testing.assert_allclose(images[0], images[1], atol=1e-6)

@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 
 from . import _diffraction, _lattice
-from .io import StructureError, check_sequence, to_crystal
+from .io import StructureError, check_sequence, portable, to_crystal
 
 #: With ``compile="auto"``, the CPU kernel is compiled for batches at least this large: the
 #: compilation (seconds, cached on disk by torch) then pays for itself.
@@ -316,14 +316,19 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         Returns
         -------
         list of skcrystal._lattice.Cluster
-        """
-        from joblib import Parallel, delayed
 
+        Raises
+        ------
+        skcrystal.io.StructureError
+            Names the first item of ``X`` that cannot be used, and why.
+        """
         items = check_sequence(X)
-        shift = self.atomic_number_shift
-        jobs = (delayed(_cluster)(item, index, self.target_n_atoms, shift) for index, item in enumerate(items))
-        with _one_blas_thread():
-            return Parallel(n_jobs=self.n_jobs)(jobs)
+        clusters = []
+        for result in self._clusters_or_errors(items):
+            if isinstance(result, BaseException):
+                raise result
+            clusters.append(result)
+        return clusters
 
     def clusters_or_errors(self, X):
         """Like :meth:`clusters`, but a bad item gives its error instead of raising it.
@@ -342,16 +347,24 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
     def _clusters_or_errors(self, items):
         from joblib import Parallel, delayed
 
-        shift = self.atomic_number_shift
-        jobs = (delayed(_cluster_or_error)(item, index, self.target_n_atoms, shift) for index, item in enumerate(items))
-        results = Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs)
-        while True:
+        def jobs():
+            for index, item in enumerate(items):
+                # A pymatgen Structure travels to a worker as arrays (see skcrystal.io.portable).
+                try:
+                    payload, error = portable(item), None
+                except Exception as failure:  # noqa: BLE001 -- reported with its item
+                    payload, error = None, failure
+                yield delayed(_cluster_or_error)(payload, index, self.target_n_atoms, self.atomic_number_shift, error)
+
+        results = Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs())
+        for index, item in enumerate(items):
             # The limit only while an item is computed (in this process, if serial): the
             # consumer may do anything between two items, e.g. run another generator.
             with _one_blas_thread():
-                result = next(results, _DONE)
-            if result is _DONE:
-                return
+                result = next(results)
+            if isinstance(result, StructureError):
+                # Named after the item of X, not after what travelled to the worker.
+                result = _as_structure_error(result, index, item)
             yield result
 
     def render(self, clusters):
@@ -454,10 +467,6 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         return tags
 
 
-#: End of :meth:`DiffractionFingerprint._clusters_or_errors`'s results.
-_DONE = object()
-
-
 def _one_blas_thread():
     """Context in which numpy's BLAS runs on one thread, for the canonical clusters.
 
@@ -491,7 +500,9 @@ def _as_structure_error(error, index, item):
     return wrapped
 
 
-def _cluster_or_error(item, index, n_atoms, shift):
+def _cluster_or_error(item, index, n_atoms, shift, error=None):
+    if error is not None:
+        return error
     try:
         return _cluster(item, index, n_atoms, shift)
     except Exception as error:  # noqa: BLE001 -- handed back to be reported with its item

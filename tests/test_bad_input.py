@@ -533,3 +533,22 @@ def test_large_cells_search_a_subset_of_atoms_and_keep_the_image(monkeypatch):
     monkeypatch.setattr(_lattice, "PEAK_SEARCH_BLOCK", 32)
     box = FE * (6, 6, 6)  # 432 atoms: the peak search sees 100 of them, in blocks of 32
     np.testing.assert_allclose(DiffractionFingerprint(**FAST).transform([box])[0], reference[0], atol=1e-5)
+
+
+def test_structures_rejected_before_or_in_the_workers_are_named_alike():
+    partial = Structure(Lattice.cubic(3.0), [{"Cu": 0.5, "Au": 0.5}], [[0, 0, 0]])
+    overlapping = Structure(Lattice.cubic(3.0), ["Cu", "Cu"], [[0, 0, 0], [0.01, 0, 0]])
+    X = [FE, partial, FE, overlapping]
+    reports = []
+    for n_jobs in (None, 2):
+        fingerprint = DiffractionFingerprint(**FAST, on_error="skip", n_jobs=n_jobs)
+        with pytest.warns(RuntimeWarning):
+            images = fingerprint.transform(X)
+        assert images.shape[0] == 2
+        assert [error.item is X[error.index] for error in fingerprint.errors_] == [True, True]
+        reports.append([str(error) for error in fingerprint.errors_])
+    assert reports[0] == reports[1]
+    assert "X[1] (Structure " in reports[0][0] and "partial occupancies" in reports[0][0]
+    assert "X[3] (Structure Cu2)" in reports[0][1] and "on top of each other" in reports[0][1]
+    with pytest.raises(StructureError, match=r"^X\[1\] \(Structure"):
+        DiffractionFingerprint(**FAST, n_jobs=2).clusters(X)

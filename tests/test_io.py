@@ -188,3 +188,24 @@ def test_the_first_of_equally_close_pairs_is_named():
     doubled = Structure(single.lattice, single.species * 2, np.concatenate([single.frac_coords] * 2))
     with pytest.raises(StructureError, match=r"atoms 0 and 8 are on top of each other \(0 A apart"):
         to_structure(doubled)
+
+
+def test_a_structure_travels_to_workers_as_arrays_with_the_same_checks():
+    import pickle
+
+    from skcrystal.io import portable, to_crystal
+
+    big = FE * (4, 4, 4)
+    light = portable(big)
+    assert b"pymatgen" not in pickle.dumps(light)  # plain arrays, no site objects
+    direct, via_arrays = to_crystal(big), to_crystal(light)
+    np.testing.assert_array_equal(direct.cell, via_arrays.cell)
+    np.testing.assert_array_equal(direct.frac_coords, via_arrays.frac_coords)
+    np.testing.assert_array_equal(direct.numbers, via_arrays.numbers)
+    # Site checks run on the Structure, the others on its arrays.
+    with pytest.raises(StructureError, match="partial occupancies"):
+        portable(Structure(Lattice.cubic(3.0), [{"Cu": 0.5, "Au": 0.5}], [[0, 0, 0]]))
+    overlapping = Structure(Lattice.cubic(3.0), ["Cu", "Cu"], [[0, 0, 0], [0.01, 0, 0]])
+    with pytest.raises(StructureError, match="on top of each other"):
+        to_crystal(portable(overlapping))
+    assert portable("Fe.cif") == "Fe.cif" and portable(bulk("Cu")) is not None

@@ -441,6 +441,20 @@ def central_site(cell, primitive, basis, scale, rotation):
     primitive = np.asarray(primitive, dtype=float)
     reduced = reduce_cell(primitive)[0]
     sites = np.asarray(basis, dtype=float) @ primitive
+    best = sites[0] if len(sites) == 1 else _canonical_site(sites, reduced, scale, rotation)
+    # The copy nearest the middle of the cell; ties broken by position in the cell, which
+    # turns with the crystal (a rotated input picks the same copy).
+    middle = np.asarray(cell, dtype=float).sum(axis=0) / 2
+    nearest = best + np.round((middle - best) @ np.linalg.inv(reduced)) @ reduced
+    unit = np.stack(np.meshgrid(*[np.arange(-1, 2)] * 3, indexing="ij"), axis=-1).reshape(-1, 3)
+    copies = nearest + unit @ reduced
+    frac = copies @ np.linalg.inv(cell)
+    distance = np.round(np.linalg.norm(copies - middle, axis=1) / scale, 6)
+    return frac[np.lexsort(np.round(frac, 6).T[::-1].tolist() + [distance])[0]]
+
+
+def _canonical_site(sites, reduced, scale, rotation):
+    """Of several basis sites (Cartesian), the canonical one (see :func:`central_site`)."""
     reach = np.ceil(4 * scale * np.linalg.norm(np.linalg.inv(reduced), axis=0)).astype(int) + 1
     shifts = np.stack(np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij"), axis=-1)
     images = (sites[None, :, :] + (shifts.reshape(-1, 3) @ reduced)[:, None, :]).reshape(-1, 3)
@@ -458,16 +472,7 @@ def central_site(cell, primitive, basis, scale, rotation):
     signatures = np.array(signatures)
     for column in signatures.T:
         candidates = candidates[column[candidates] <= column[candidates].min() + SIGNATURE_RTOL]
-    best = sites[max(candidates, key=lambda k: handedness[k])]
-    # The copy nearest the middle of the cell; ties broken by position in the cell, which
-    # turns with the crystal (a rotated input picks the same copy).
-    middle = np.asarray(cell, dtype=float).sum(axis=0) / 2
-    nearest = best + np.round((middle - best) @ np.linalg.inv(reduced)) @ reduced
-    unit = np.stack(np.meshgrid(*[np.arange(-1, 2)] * 3, indexing="ij"), axis=-1).reshape(-1, 3)
-    copies = nearest + unit @ reduced
-    frac = copies @ np.linalg.inv(cell)
-    distance = np.round(np.linalg.norm(copies - middle, axis=1) / scale, 6)
-    return frac[np.lexsort(np.round(frac, 6).T[::-1].tolist() + [distance])[0]]
+    return sites[max(candidates, key=lambda k: handedness[k])]
 
 
 def _asymmetry(vectors):

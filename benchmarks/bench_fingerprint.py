@@ -6,7 +6,8 @@ same cluster, geometry and form factors. The numpy reference is the textbook vec
 in complex128 (one ``np.exp`` over the pixels x atoms matrix per orientation). skcrystal's
 kernel runs in float32 on torch, eager and compiled (``torch.compile``), on batches of
 crystals. Also timed: the whole ``transform`` (reading, checking, canonical cluster, kernel)
-from pymatgen structures in memory. Medians of repeated runs; ratios are of medians.
+from pymatgen structures in memory. Medians of repeated runs, the steps timed in turns;
+ratios are of medians.
 
     python benchmarks/bench_fingerprint.py [--repeats 7] [--batch 32] [--device cpu]
 """
@@ -37,14 +38,21 @@ def numpy_reference(fp, cluster):
     return np.array(patterns).reshape(6, fp.n_pixels, fp.n_pixels)
 
 
-def median_time(function, repeats):
-    function()  # warm-up (and compilation, for the compiled kernel)
-    times = []
+def interleaved_medians(steps, repeats):
+    """Median seconds of each step, timed in turns (one call of each per round).
+
+    Machine speed on a shared host drifts over minutes; timing the steps in turns keeps the
+    ratios between them fair.
+    """
+    for function in steps.values():
+        function()  # warm-up (and compilation, for the compiled kernel)
+    times = {name: [] for name in steps}
     for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+        for name, function in steps.items():
+            start = time.perf_counter()
+            function()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(values)) for name, values in times.items()}
 
 
 def main():
@@ -57,7 +65,10 @@ def main():
     copper = Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.615), ["Cu"], [[0, 0, 0]])
     supercell = copper * (4, 4, 4)  # 256 atoms
     eager = DiffractionFingerprint(compile=False, device=args.device, batch_size=args.batch)
-    compiled = DiffractionFingerprint(compile=True, device=args.device, batch_size=args.batch)
+    fastest = {
+        jobs: DiffractionFingerprint(compile=args.device == "cpu", device=args.device, batch_size=args.batch, n_jobs=jobs)
+        for jobs in (1, 2)
+    }
     [cluster] = eager.clusters([supercell])
     clusters = [cluster] * args.batch
     structures = [supercell] * args.batch
@@ -67,16 +78,8 @@ def main():
     ours = eager.patterns([cluster])[0]
     error = np.abs(ours - reference).max() / reference.max()
 
-    t_numpy = median_time(lambda: numpy_reference(eager, cluster), args.repeats)
-    t_eager = median_time(lambda: eager.render(clusters), args.repeats) / args.batch
-    rows = [("numpy reference, complex128", t_numpy), ("skcrystal kernel, eager float32", t_eager)]
-    if args.device == "cpu":
-        t_compiled = median_time(lambda: compiled.render(clusters), args.repeats) / args.batch
-        rows.append(("skcrystal kernel, compiled float32", t_compiled))
-    t_clusters = median_time(lambda: eager.clusters(structures), args.repeats) / args.batch
-    rows.append(("canonical cluster (read, check, orient, carve)", t_clusters))
-    # The lattice standardisation is cached per lattice shape: time batches of shapes never
-    # seen before too (250-atom body-centred tetragonal cells, each c/a new), built beforehand.
+    # The lattice standardisation is cached per lattice shape: also time batches of shapes
+    # never seen before (250-atom body-centred tetragonal cells, each c/a new), built beforehand.
     def tetragonal_batch(shift):
         return [
             Structure(Lattice.tetragonal(3.0, 3.0 * (1.2 + 0.01 * i + shift)), ["In"] * 2, [[0, 0, 0], [0.5] * 3])
@@ -84,30 +87,29 @@ def main():
             for i in range(args.batch)
         ]
 
-    batches = iter([tetragonal_batch(k * 1e-4) for k in range(args.repeats + 1)])
-
-    def distinct_shapes():
-        return eager.clusters(next(batches))
-
-    rows.append(
-        ("canonical cluster, every lattice shape new", median_time(distinct_shapes, args.repeats) / args.batch)
-    )
-    best = min(t for name, t in rows if "kernel" in name)
-    rows.append(("whole transform (cluster + fastest kernel)", t_clusters + best))
-    rows.append(("whole transform, every lattice shape new", rows[-2][1] + best))
-    fastest = compiled if args.device == "cpu" else eager
-    for jobs in (1, 2):
-        fastest.set_params(n_jobs=jobs)
-        seconds = median_time(lambda: fastest.transform(structures), args.repeats) / args.batch
-        rows.append((f"`transform` end to end, n_jobs={jobs}", seconds))
+    new_shapes = iter([tetragonal_batch(k * 1e-4) for k in range(2 * args.repeats + 2)])
+    steps = {
+        "numpy reference, complex128": lambda: numpy_reference(eager, cluster),
+        "skcrystal kernel, eager float32": lambda: eager.render(clusters),
+    }
+    if args.device == "cpu":
+        steps["skcrystal kernel, compiled float32"] = lambda: fastest[1].render(clusters)
+    steps["canonical cluster (read, check, orient, carve)"] = lambda: eager.clusters(structures)
+    steps["canonical cluster, every lattice shape new"] = lambda: eager.clusters(next(new_shapes))
+    steps["`transform` end to end, n_jobs=1"] = lambda: fastest[1].transform(structures)
+    steps["`transform` end to end, n_jobs=2"] = lambda: fastest[2].transform(structures)
+    steps["`transform` end to end, n_jobs=1, every lattice shape new"] = lambda: fastest[1].transform(next(new_shapes))
+    seconds = interleaved_medians(steps, args.repeats)
+    t_numpy = seconds.pop("numpy reference, complex128")
+    rows = [("numpy reference, complex128", t_numpy)] + [(name, t / args.batch) for name, t in seconds.items()]
 
     print(f"# Fingerprint of a {len(cluster.numbers)}-atom fcc cluster, {eager.n_pixels}x{eager.n_pixels} pixels, 6 orientations")
     print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
-    print(f"# max |kernel - numpy| / max = {error:.1e}; medians of {args.repeats} runs, batches of {args.batch}")
+    print(f"# max |kernel - numpy| / max = {error:.1e}; medians of {args.repeats} interleaved runs, batches of {args.batch}")
     print("| step | ms per crystal | numpy reference / this |")
     print("|---|---:|---:|")
-    for name, seconds in rows:
-        print(f"| {name} | {seconds * 1e3:.2f} | {t_numpy / seconds:.1f}x |")
+    for name, t in rows:
+        print(f"| {name} | {t * 1e3:.2f} | {t_numpy / t:.1f}x |")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import traceback
 import warnings
 from numbers import Integral, Real
 
@@ -11,7 +13,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 
 from . import _diffraction, _lattice
-from .io import StructureError, check_sequence, portable, to_crystal
+from .io import StructureError, _portable, check_sequence, to_crystal
 
 #: With ``compile="auto"``, the CPU kernel is compiled for batches at least this large: the
 #: compilation (seconds, cached on disk by torch) then pays for itself.
@@ -322,12 +324,12 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         skcrystal.io.StructureError
             Names the first item of ``X`` that cannot be used, and why.
         """
-        items = check_sequence(X)
         clusters = []
-        for result in self._clusters_or_errors(items):
-            if isinstance(result, BaseException):
-                raise result
-            clusters.append(result)
+        with contextlib.closing(self._clusters_or_errors(check_sequence(X))) as results:
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result from getattr(result, "_worker_traceback", None)
+                clusters.append(result)
         return clusters
 
     def clusters_or_errors(self, X):
@@ -347,25 +349,39 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
     def _clusters_or_errors(self, items):
         from joblib import Parallel, delayed
 
+        n_atoms, shift = self.target_n_atoms, self.atomic_number_shift
+        # A failure of an item before it is sent off stays here (it may not pickle).
+        failures = {}
+
         def jobs():
             for index, item in enumerate(items):
-                # A pymatgen Structure travels to a worker as arrays (see skcrystal.io.portable).
                 try:
-                    payload, error = portable(item), None
+                    # A pymatgen Structure travels to a worker as arrays.
+                    payload = _portable(item)
                 except Exception as failure:  # noqa: BLE001 -- reported with its item
-                    payload, error = None, failure
-                yield delayed(_cluster_or_error)(payload, index, self.target_n_atoms, self.atomic_number_shift, error)
+                    failures[index] = failure
+                    yield delayed(_nothing)()
+                else:
+                    yield delayed(_cluster_or_error)(payload, index, n_atoms, shift)
 
         results = Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs())
-        for index, item in enumerate(items):
-            # The limit only while an item is computed (in this process, if serial): the
-            # consumer may do anything between two items, e.g. run another generator.
-            with _one_blas_thread():
-                result = next(results)
-            if isinstance(result, StructureError):
-                # Named after the item of X, not after what travelled to the worker.
-                result = _as_structure_error(result, index, item)
-            yield result
+        try:
+            for index, item in enumerate(items):
+                # The limit only while an item is computed (in this process, if serial): the
+                # consumer may do anything between two items, e.g. run another generator.
+                with _one_blas_thread():
+                    result = next(results)
+                result = failures.pop(index, result)
+                if isinstance(result, StructureError):
+                    # Named after the item of X, not after what travelled to the worker.
+                    result = _as_structure_error(result, index, item)
+                yield result
+        finally:
+            # Stopped early (an error raised, or the consumer gave up): cancel the rest.
+            # joblib then warns that tasks went unused, which is the point here.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", category=UserWarning, message=".*tasks")
+                results.close()
 
     def render(self, clusters):
         """Images of canonical clusters, shape ``(n, 3, n_pixels, n_pixels)``, float32."""
@@ -491,22 +507,38 @@ def _as_structure_error(error, index, item):
         if error.index == index and error.item is item:
             return error
         wrapped = StructureError(error.reason, index=index, item=item)
-    else:
-        text = str(error).strip()
-        wrapped = StructureError(
-            f"unexpected {type(error).__name__}" + (f": {text}" if text else ""), index=index, item=item
-        )
+        # The same error, named after the caller's item: keep its cause, not the copy.
+        wrapped.__cause__ = error.__cause__
+        wrapped.__suppress_context__ = True
+        return wrapped
+    text = str(error).strip()
+    wrapped = StructureError(
+        f"unexpected {type(error).__name__}" + (f": {text}" if text else ""), index=index, item=item
+    )
     wrapped.__cause__ = error
     return wrapped
 
 
-def _cluster_or_error(item, index, n_atoms, shift, error=None):
-    if error is not None:
-        return error
+def _nothing():
+    """The job of an item that failed before it was sent off."""
+
+
+def _cluster_or_error(item, index, n_atoms, shift):
     try:
         return _cluster(item, index, n_atoms, shift)
     except Exception as error:  # noqa: BLE001 -- handed back to be reported with its item
+        if not isinstance(error, StructureError):
+            # A traceback does not survive the way back from a worker process; its text does.
+            with contextlib.suppress(Exception):
+                error._worker_traceback = _WorkerTraceback(traceback.format_exc())
         return error
+
+
+class _WorkerTraceback(Exception):
+    """The traceback of an unexpected error in a worker, shown as the cause of the error."""
+
+    def __str__(self):
+        return "\n" + self.args[0]
 
 
 def _cluster(item, index, n_atoms, shift):

@@ -4,8 +4,7 @@
 :class:`Crystal` of plain arrays (lattice, fractional coordinates, atomic numbers), which is
 what the fingerprint uses: ASE ``Atoms`` then never become a ``Structure``, and files larger
 than :data:`ASE_FIRST_BYTES` (other than CIF) are read by ASE first, so a box of a million
-atoms costs tens of MB instead of gigabytes. Both run the same checks. :func:`portable`
-turns a ``Structure`` into arrays that are cheap to send to worker processes.
+atoms costs tens of MB instead of gigabytes. Both run the same checks.
 
 An item of ``X`` is a pymatgen ``Structure``, an ASE ``Atoms`` or a path (``str`` or
 ``os.PathLike``) to a file that pymatgen or ASE reads (CIF, POSCAR, extxyz, LAMMPS data, ...).
@@ -276,46 +275,48 @@ class Crystal:
     numbers: np.ndarray
 
 
-def portable(item):
-    """The item in a form that is cheap to send to another process.
+def _portable(item):
+    """The item in a form that is cheap to send to a worker process.
 
     A pymatgen ``Structure`` pickles slowly: its sites are Python objects (1.5 ms to pickle
     and unpickle 256 of them, half the time of their canonical cluster). It is replaced by its
-    arrays, after the checks that need its sites (empty sites, partial occupancies, dummy
-    species); :func:`to_crystal` of the result runs the other checks. Other items (paths,
+    arrays; the checks that need its sites (empty sites, partial occupancies, dummy species)
+    run here, and their error, if any, is raised by :func:`to_crystal` of the result, after
+    the lattice and coordinate checks, as for the ``Structure`` itself. Other items (paths,
     ASE ``Atoms``, anything else) are returned as they are.
-
-    Raises
-    ------
-    StructureError
-        From the checks of the sites (without an index: the caller knows it).
 
     Examples
     --------
     >>> import pickle
     >>> from pymatgen.core import Lattice, Structure
     >>> fe = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
-    >>> b"PeriodicSite" in pickle.dumps(fe), b"PeriodicSite" in pickle.dumps(portable(fe))
+    >>> b"PeriodicSite" in pickle.dumps(fe), b"PeriodicSite" in pickle.dumps(_portable(fe))
     (True, False)
-    >>> to_crystal(portable(fe)).numbers.tolist()
+    >>> to_crystal(_portable(fe)).numbers.tolist()
     [26, 26]
     """
     from pymatgen.core import IStructure
 
-    if not isinstance(item, IStructure):
+    if not isinstance(item, IStructure) or len(item) == 0:
         return item
-    if len(item) == 0:
-        raise StructureError("no atoms")
-    return _Unchecked(np.array(item.lattice.matrix, dtype=float), np.array(item.frac_coords, dtype=float), _structure_numbers(item))
+    numbers, site_error = None, None
+    try:
+        numbers = _structure_numbers(item)
+    except StructureError as error:
+        site_error = error
+    return _Unchecked(
+        np.array(item.lattice.matrix, dtype=float), np.array(item.frac_coords, dtype=float), numbers, site_error
+    )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Unchecked:
-    """The arrays of a ``Structure`` whose sites passed their checks (see :func:`portable`)."""
+    """The arrays of a ``Structure``, and the error of its sites if any (see :func:`_portable`)."""
 
     cell: np.ndarray
     frac_coords: np.ndarray
     numbers: np.ndarray
+    site_error: StructureError = None
 
 
 def _is_atoms(obj):
@@ -397,6 +398,8 @@ def _to_crystal(source):
         cell, frac, numbers = source.cell, source.frac_coords, source.numbers
         reduced = check_lattice(cell)
         _check_coordinates(frac)
+        if source.site_error is not None:
+            raise source.site_error
     else:
         if len(source) == 0:
             raise StructureError("no atoms")

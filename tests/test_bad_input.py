@@ -552,3 +552,31 @@ def test_structures_rejected_before_or_in_the_workers_are_named_alike():
     assert "X[3] (Structure Cu2)" in reports[0][1] and "on top of each other" in reports[0][1]
     with pytest.raises(StructureError, match=r"^X\[1\] \(Structure"):
         DiffractionFingerprint(**FAST, n_jobs=2).clusters(X)
+
+
+def test_an_error_stops_a_parallel_run_quietly_and_names_the_first_bad_item():
+    import warnings
+
+    partial = Structure(Lattice.cubic(3.0), [{"Cu": 0.5, "Au": 0.5}], [[0, 0, 0]])
+    X = [FE, partial] + [FE] * 12 + ["missing.cif"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # joblib's "tasks ... not used" warning included
+        with pytest.raises(StructureError, match=r"^X\[1\] \(Structure .*partial occupancies"):
+            DiffractionFingerprint(**FAST, n_jobs=2).clusters(X)
+
+
+def test_an_unexpected_error_shows_where_it_happened(monkeypatch):
+    import pickle
+
+    from skcrystal import _lattice
+
+    monkeypatch.setattr(_lattice, "canonical_cluster", _broken_canonical_cluster(_lattice.canonical_cluster))
+    [error] = [r for r in DiffractionFingerprint(**FAST).clusters_or_errors([CU]) if isinstance(r, Exception)]
+    # What a worker process sends back (a plain pickle drops the traceback; its text stays).
+    error = pickle.loads(pickle.dumps(error))
+    assert isinstance(error, ZeroDivisionError)
+    with pytest.raises(ZeroDivisionError, match="boom") as info:
+        DiffractionFingerprint(**FAST).clusters([FE, CU])
+    cause = str(info.value.__cause__)
+    assert "Traceback" in cause and "canonical_cluster" in cause and "ZeroDivisionError: boom" in cause
+    assert "ZeroDivisionError: boom" in str(error._worker_traceback)

@@ -193,19 +193,26 @@ def test_the_first_of_equally_close_pairs_is_named():
 def test_a_structure_travels_to_workers_as_arrays_with_the_same_checks():
     import pickle
 
-    from skcrystal.io import portable, to_crystal
+    from skcrystal.io import _portable, to_crystal
 
     big = FE * (4, 4, 4)
-    light = portable(big)
+    light = _portable(big)
     assert b"pymatgen" not in pickle.dumps(light)  # plain arrays, no site objects
     direct, via_arrays = to_crystal(big), to_crystal(light)
     np.testing.assert_array_equal(direct.cell, via_arrays.cell)
     np.testing.assert_array_equal(direct.frac_coords, via_arrays.frac_coords)
     np.testing.assert_array_equal(direct.numbers, via_arrays.numbers)
-    # Site checks run on the Structure, the others on its arrays.
-    with pytest.raises(StructureError, match="partial occupancies"):
-        portable(Structure(Lattice.cubic(3.0), [{"Cu": 0.5, "Au": 0.5}], [[0, 0, 0]]))
+    # Every check, in the same order as for the Structure: a singular lattice is reported
+    # before the partial occupancy that the sites showed.
+    partial = Structure(Lattice.cubic(3.0), [{"Cu": 0.5, "Au": 0.5}], [[0, 0, 0]])
+    singular_and_partial = Structure(
+        Lattice([[1, 0, 0], [2, 0, 0], [0, 0, 1]]), [{"Cu": 0.5, "Au": 0.5}], [[0, 0, 0]], validate_proximity=False
+    )
     overlapping = Structure(Lattice.cubic(3.0), ["Cu", "Cu"], [[0, 0, 0], [0.01, 0, 0]])
-    with pytest.raises(StructureError, match="on top of each other"):
-        to_crystal(portable(overlapping))
-    assert portable("Fe.cif") == "Fe.cif" and portable(bulk("Cu")) is not None
+    for structure in (partial, singular_and_partial, overlapping):
+        with pytest.raises(StructureError) as direct_error:
+            to_crystal(structure)
+        with pytest.raises(StructureError) as travelled_error:
+            to_crystal(pickle.loads(pickle.dumps(_portable(structure))))
+        assert travelled_error.value.reason == direct_error.value.reason
+    assert _portable("Fe.cif") == "Fe.cif"

@@ -327,8 +327,11 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         clusters = []
         with contextlib.closing(self._clusters_or_errors(check_sequence(X))) as results:
             for result in results:
+                worker_traceback = getattr(result, "_worker_traceback", None)
+                if worker_traceback is not None:
+                    raise result from worker_traceback
                 if isinstance(result, BaseException):
-                    raise result from getattr(result, "_worker_traceback", None)
+                    raise result
                 clusters.append(result)
         return clusters
 

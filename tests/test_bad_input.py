@@ -580,3 +580,10 @@ def test_an_unexpected_error_shows_where_it_happened(monkeypatch):
     cause = str(info.value.__cause__)
     assert "Traceback" in cause and "canonical_cluster" in cause and "ZeroDivisionError: boom" in cause
     assert "ZeroDivisionError: boom" in str(error._worker_traceback)
+
+
+def test_a_raised_error_keeps_its_cause():
+    with pytest.raises(StructureError, match="invalid path") as info:
+        DiffractionFingerprint(**FAST).clusters([FE, "x" * 5000 + ".cif"])
+    assert info.value.index == 1
+    assert isinstance(info.value.__cause__, OSError)  # what the file system said

@@ -116,7 +116,7 @@ CANDIDATE_SIGMAS = 4.0
 #: Strongest first-stage candidates (local maxima of ``|F|`` on its grid) refined in the
 #: second stage.
 MAX_CANDIDATES = 256
-#: Atoms whose folding gives the blob centres of the ideal basis (a fixed random subset of a
+#: Atoms whose folding gives the blob centres of the ideal basis (a fixed pseudo-random subset of a
 #: larger cell: the centres are averages, a subset of this size pins them to 1e-3 of a bond).
 BASIS_ATOMS = 65536
 

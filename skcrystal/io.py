@@ -509,19 +509,14 @@ def _read_with_pymatgen(path):
 
 
 def _read_with_ase(path):
-    """The file as an ASE ``Atoms`` (of a file that holds several, the last, as ``ase.io.read``)."""
+    """The file as an ASE ``Atoms`` (of a trajectory, the last frame, as ``ase.io.read`` gives)."""
     import ase.io
     from ase.io.formats import UnknownFileTypeError
 
     try:
-        atoms = ase.io.read(path, format=_ASE_FORMATS.get(path.suffix.lower()))
+        return ase.io.read(path, format=_ASE_FORMATS.get(path.suffix.lower()))
     except UnknownFileTypeError as error:
         raise _UnknownFileType from error
-    if isinstance(atoms, list):
-        if not atoms:
-            raise StructureError("the file holds no structure")
-        atoms = atoms[0]
-    return atoms
 
 
 def _first_line(error):

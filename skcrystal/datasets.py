@@ -173,7 +173,7 @@ def build(prototype, element, nn_distance, params):
     else:
         raise ValueError(f"unknown prototype {prototype!r}; known: {[p.aflow for p in PROTOTYPES]}")
     structure = Structure(lattice, [element] * len(coords), coords)
-    from ._lattice import median_neighbour_distance
+    from ._cluster import median_neighbour_distance
 
     supercell = structure * (3, 3, 3)
     current = median_neighbour_distance(supercell.cart_coords)

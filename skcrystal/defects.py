@@ -9,6 +9,9 @@ of at least ``min_atoms`` atoms (so that 1 % vacancies means something). Use the
   imbalanced-learn's ``fit_resample`` protocol: inside an ``imblearn.pipeline.Pipeline`` it
   adds defective copies while fitting and is skipped when predicting.
 
+:class:`ThermalDisplacements` displaces atoms by the phonons of a Debye solid that the
+periodic box allows (correlated, as in molecular dynamics).
+
 Also :func:`bcc_to_sc` (remove body-centre atoms of bcc) and :func:`rhombohedral_path` (the
 A_hR1 prototype, fcc at 60, sc at 90 and bcc at 109.47 degrees).
 """
@@ -191,13 +194,139 @@ class Displacements(_DefectGenerator):
     def _apply(self, structure, rng):
         from pymatgen.core import Structure
 
-        from ._lattice import median_neighbour_distance
+        from ._cluster import median_neighbour_distance
 
         sigma = self.sigma
         if sigma is None:
             sigma = self.lindemann * median_neighbour_distance(structure.cart_coords)
         coords = structure.cart_coords + rng.normal(0.0, sigma, size=(len(structure), 3))
         return Structure(structure.lattice, structure.species, coords, coords_are_cartesian=True)
+
+
+class ThermalDisplacements(_DefectGenerator):
+    """Displace atoms by harmonic phonons of a Debye solid, commensurate with the box.
+
+    Real thermal motion is correlated: long waves carry most of the displacement, spread
+    the Bragg peaks and put satellites beside them. Independent Gaussian noise
+    (:class:`Displacements`) has none of this. Here the (super)cell is the periodic box of a
+    simulation, and its displacement field is a sum of the plane waves that box allows:
+
+    .. math::
+
+        \mathbf u_j = \sum_{\mathbf q} \mathbf c_{\mathbf q} \cos(\mathbf q\cdot\mathbf r_j)
+                     + \mathbf d_{\mathbf q} \sin(\mathbf q\cdot\mathbf r_j),
+        \qquad \mathbf q = 2\pi\,\mathbf m B,\quad 0 < |\mathbf q| \le q_D,
+
+    with ``m`` integer vectors (one of each pair ``+-m``), ``B`` the reciprocal cell of the
+    box (rows) and ``q_D = (6 pi^2 N / V)**(1/3)`` the Debye wave number, so that the box
+    holds ``N`` wave vectors, ``3N`` modes with the two sine and cosine amplitudes. The
+    amplitudes are independent Gaussians (random amplitude and phase for every mode and
+    polarisation), ``c_q, d_q ~ N(0, s_q^2 I)``, with ``s_q`` proportional to ``1/|q|``: in
+    a classical harmonic solid each mode holds ``kT`` and its frequency is proportional to
+    ``|q|`` (Debye, one sound speed for all branches). The field is then scaled so that the
+    root mean square displacement per Cartesian component over the atoms is exactly ``rms``.
+
+    Parameters
+    ----------
+    rms : float, default=None
+        Root mean square displacement per Cartesian component, Angstrom.
+    lindemann : float, default=None
+        Alternative to ``rms``: the Lindemann ratio ``sqrt(<|u|^2>) / d_nn`` (the full
+        three-dimensional displacement over the nearest-neighbour distance; solids melt
+        near 0.1 to 0.15). Note that ``Displacements(lindemann=...)`` is per component.
+        Give exactly one of the two.
+    min_atoms : int, default=256
+        Structures are first expanded to a supercell of at least this many atoms; that
+        supercell is the box whose waves are used.
+    random_state : int, RandomState instance or None, default=None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pymatgen.core import Lattice, Structure
+    >>> al = Structure(Lattice.cubic(4.05), ["Al"] * 4, [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    >>> [hot] = ThermalDisplacements(rms=0.1, random_state=0).transform([al])
+    >>> box = al * (4, 4, 4)
+    >>> shift = hot.cart_coords - box.cart_coords
+    >>> len(hot), round(float(np.sqrt(np.mean(shift**2))), 6)
+    (256, 0.1)
+    """
+
+    _parameter_constraints = {
+        "rms": [Interval(Real, 0, None, closed="left"), None],
+        "lindemann": [Interval(Real, 0, None, closed="left"), None],
+        "min_atoms": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, rms=None, *, lindemann=None, min_atoms=MIN_ATOMS, random_state=None):
+        self.rms = rms
+        self.lindemann = lindemann
+        self.min_atoms = min_atoms
+        self.random_state = random_state
+
+    def _check(self):
+        if (self.rms is None) == (self.lindemann is None):
+            raise ValueError(
+                f"Give exactly one of rms (Angstrom per component) and lindemann (3-d rms over the "
+                f"nearest-neighbour distance); got rms={self.rms!r}, lindemann={self.lindemann!r}."
+            )
+
+    def _apply(self, structure, rng):
+        from pymatgen.core import Structure
+
+        from ._cluster import median_neighbour_distance
+
+        rms = self.rms
+        if rms is None:
+            rms = self.lindemann * median_neighbour_distance(structure.cart_coords) / np.sqrt(3)
+        positions = structure.cart_coords
+        field = debye_field(structure.lattice.matrix, positions, rng)
+        norm = np.sqrt(np.mean(field**2))
+        if norm > 0:
+            field *= rms / norm
+        return Structure(structure.lattice, structure.species, positions + field, coords_are_cartesian=True)
+
+
+#: Wave vectors per block of :func:`debye_field` (bounds its memory to a few MB per 1000 atoms).
+DEBYE_BLOCK = 256
+
+
+def debye_field(cell, positions, rng):
+    """Displacements of a Debye solid at the atoms, unnormalised (see :class:`ThermalDisplacements`).
+
+    Parameters
+    ----------
+    cell : ndarray of shape (3, 3)
+        The periodic box (rows), Angstrom.
+    positions : ndarray of shape (n, 3)
+        Cartesian positions.
+    rng : numpy.random.RandomState
+
+    Returns
+    -------
+    ndarray of shape (n, 3)
+    """
+    cell = np.asarray(cell, dtype=float)
+    positions = np.asarray(positions, dtype=float)
+    reciprocal = 2 * np.pi * np.linalg.inv(cell).T
+    q_debye = (6 * np.pi**2 * len(positions) / abs(np.linalg.det(cell))) ** (1 / 3)
+    reach = np.floor(q_debye * np.linalg.norm(cell, axis=1) / (2 * np.pi)).astype(int)
+    m = np.stack(np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij"), axis=-1).reshape(-1, 3)
+    # One of each pair +-m: the first non-zero index positive.
+    sign = np.sign(np.where(m[:, 0] != 0, m[:, 0], np.where(m[:, 1] != 0, m[:, 1], m[:, 2])))
+    q = m[sign > 0] @ reciprocal
+    q = q[np.linalg.norm(q, axis=1) <= q_debye]
+    q = q[np.lexsort(np.round(q, 9).T[::-1])]
+    field = np.zeros_like(positions)
+    for start in range(0, len(q), DEBYE_BLOCK):
+        block = q[start : start + DEBYE_BLOCK]
+        scale = 1.0 / np.linalg.norm(block, axis=1)
+        cos_amp = rng.normal(size=(len(block), 3)) * scale[:, None]
+        sin_amp = rng.normal(size=(len(block), 3)) * scale[:, None]
+        phase = positions @ block.T
+        field += np.cos(phase) @ cos_amp + np.sin(phase) @ sin_amp
+    return field
 
 
 class Substitutions(_DefectGenerator):

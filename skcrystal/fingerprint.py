@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 
-from . import _diffraction, _lattice
+from . import _cluster, _diffraction
 from .io import StructureError, _portable, check_sequence, to_crystal
 
 #: With ``compile="auto"``, the CPU kernel is compiled for batches at least this large: the
@@ -32,7 +32,7 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
 
     Each structure is mapped to a canonical cluster of about ``target_n_atoms`` atoms (same
     result for any cell choice, supercell, rotation, translation or atom order; see
-    :mod:`skcrystal._lattice`), scaled so that the nearest-neighbour distance of its parent
+    :mod:`skcrystal._cluster`), scaled so that the nearest-neighbour distance of its parent
     crystal (averaged over displacements) is 1 Angstrom. The cluster is turned by
     ``+rotation_angle`` and ``-rotation_angle`` about x, y and z; channel ``a`` of the image
     is the sum of the two simulated diffraction patterns (beam along +z, exact Ewald sphere)
@@ -317,7 +317,7 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
 
         Returns
         -------
-        list of skcrystal._lattice.Cluster
+        list of skcrystal._cluster.Cluster
 
         Raises
         ------
@@ -344,7 +344,7 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         Returns
         -------
         generator
-            For each item of ``X``, in order, its :class:`~skcrystal._lattice.Cluster` or the
+            For each item of ``X``, in order, its :class:`~skcrystal._cluster.Cluster` or the
             exception it raised (a :class:`~skcrystal.io.StructureError` for bad input).
         """
         return self._clusters_or_errors(check_sequence(X))
@@ -528,7 +528,7 @@ def _nothing():
 
 def _cluster_or_error(item, index, n_atoms, shift):
     try:
-        return _cluster(item, index, n_atoms, shift)
+        return _one_cluster(item, index, n_atoms, shift)
     except Exception as error:  # noqa: BLE001 -- handed back to be reported with its item
         if not isinstance(error, StructureError):
             # A traceback does not survive the way back from a worker process; its text does.
@@ -544,7 +544,7 @@ class _WorkerTraceback(Exception):
         return "\n" + self.args[0]
 
 
-def _cluster(item, index, n_atoms, shift):
+def _one_cluster(item, index, n_atoms, shift):
     """Read, check and canonicalise one item (runs in a joblib worker)."""
     crystal = to_crystal(item, index)
     numbers = crystal.numbers
@@ -557,16 +557,16 @@ def _cluster(item, index, n_atoms, shift):
             item=item,
         )
     cell, frac_coords = _compact_cell(crystal.cell, crystal.frac_coords)
-    return _lattice.canonical_cluster(cell, frac_coords, numbers, n_atoms)
+    return _cluster.canonical_cluster(cell, frac_coords, numbers, n_atoms)
 
 
 def _compact_cell(cell, frac_coords):
-    """Lattice and fractional coordinates to hand to :mod:`skcrystal._lattice`.
+    """Lattice and fractional coordinates to hand to :mod:`skcrystal._cluster`.
 
     The input cell, unless it is skewed past :data:`REDUCE_SKEW`: then its LLL-reduced cell
     (same lattice, same Cartesian positions, atoms wrapped into it), whose skew is at most
     about 3. The canonical cluster does not depend on the cell, but the steps of
-    :mod:`skcrystal._lattice` that work in the given cell (folding atoms, finding the atom
+    :mod:`skcrystal._cluster` that work in the given cell (folding atoms, finding the atom
     nearest its middle) lose precision in cells as skewed as ``(a, b + 1000 a, c)``.
     """
     from pymatgen.core import Lattice

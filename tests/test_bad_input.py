@@ -244,9 +244,9 @@ def test_skewed_cells_of_a_fine_crystal_give_the_same_image(shear):
 
 
 def test_lattice_reduce_cell_copes_with_a_skewed_cell():
-    from skcrystal import _lattice
+    from skcrystal import _orientation
 
-    reduced, mapping = _lattice.reduce_cell(_skewed(CU, 2000).lattice.matrix)
+    reduced, mapping = _orientation.reduce_cell(_skewed(CU, 2000).lattice.matrix)
     np.testing.assert_allclose(np.linalg.norm(reduced, axis=1), [3.61] * 3, rtol=1e-9)
     np.testing.assert_allclose(mapping @ _skewed(CU, 2000).lattice.matrix, reduced, atol=1e-6)
     assert abs(round(np.linalg.det(mapping))) == 1
@@ -350,9 +350,9 @@ def _broken_canonical_cluster(original):
 
 
 def test_unexpected_errors_propagate_with_raise_and_are_wrapped_otherwise(monkeypatch):
-    from skcrystal import _lattice
+    from skcrystal import _cluster
 
-    monkeypatch.setattr(_lattice, "canonical_cluster", _broken_canonical_cluster(_lattice.canonical_cluster))
+    monkeypatch.setattr(_cluster, "canonical_cluster", _broken_canonical_cluster(_cluster.canonical_cluster))
     with pytest.raises(ZeroDivisionError, match="boom"):
         DiffractionFingerprint(**FAST).transform([FE, CU])
     fingerprint = DiffractionFingerprint(**FAST, on_error="nan")
@@ -510,7 +510,7 @@ P1_FRAC = np.array(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="skcrystal._lattice: for a crystal with several atoms per cell whose blobs fail the "
+    reason="skcrystal._cluster: for a crystal with several atoms per cell whose blobs fail the "
     "IDEAL_RANGE test, the cluster is centred by central_atom (the atom nearest the middle of "
     "the *input* cell), so another cell of the same crystal gives another cluster and image",
 )
@@ -526,11 +526,11 @@ def test_cell_choice_of_a_five_atom_p1_crystal_does_not_change_the_image():
 
 
 def test_large_cells_search_a_subset_of_atoms_and_keep_the_image(monkeypatch):
-    from skcrystal import _lattice
+    from skcrystal import _bragg
 
     reference = DiffractionFingerprint(**FAST).transform([FE])
-    monkeypatch.setattr(_lattice, "PEAK_SEARCH_ATOMS", 100)
-    monkeypatch.setattr(_lattice, "PEAK_SEARCH_BLOCK", 32)
+    monkeypatch.setattr(_bragg, "PEAK_SEARCH_ATOMS", 100)
+    monkeypatch.setattr(_bragg, "PEAK_SEARCH_BLOCK", 32)
     box = FE * (6, 6, 6)  # 432 atoms: the peak search sees 100 of them, in blocks of 32
     np.testing.assert_allclose(DiffractionFingerprint(**FAST).transform([box])[0], reference[0], atol=1e-5)
 
@@ -568,9 +568,9 @@ def test_an_error_stops_a_parallel_run_quietly_and_names_the_first_bad_item():
 def test_an_unexpected_error_shows_where_it_happened(monkeypatch):
     import pickle
 
-    from skcrystal import _lattice
+    from skcrystal import _cluster
 
-    monkeypatch.setattr(_lattice, "canonical_cluster", _broken_canonical_cluster(_lattice.canonical_cluster))
+    monkeypatch.setattr(_cluster, "canonical_cluster", _broken_canonical_cluster(_cluster.canonical_cluster))
     [error] = [r for r in DiffractionFingerprint(**FAST).clusters_or_errors([CU]) if isinstance(r, Exception)]
     # What a worker process sends back (a plain pickle drops the traceback; its text stays).
     error = pickle.loads(pickle.dumps(error))

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from pymatgen.core import Lattice, Structure
 from scipy.spatial.transform import Rotation
 
-from skcrystal import DiffractionFingerprint, _lattice
+from skcrystal import DiffractionFingerprint, _bragg, _cluster
 from skcrystal.defects import Displacements, Vacancies
 
 from conftest import CRYSTALS, MORE_HEX
@@ -32,15 +32,15 @@ def _same_lattice(a, b):
 def _two_stage(monkeypatch, chunk_atoms=128):
     """Send every cell through the two-stage search; returns the list of its calls."""
     calls = []
-    two_stage = _lattice._two_stage_peaks
+    two_stage = _bragg._two_stage_peaks
 
     def spy(*args):
         calls.append(args)
         return two_stage(*args)
 
-    monkeypatch.setattr(_lattice, "DIRECT_SEARCH_POINTS", 1000)
-    monkeypatch.setattr(_lattice, "CHUNK_ATOMS", chunk_atoms)
-    monkeypatch.setattr(_lattice, "_two_stage_peaks", spy)
+    monkeypatch.setattr(_bragg, "DIRECT_SEARCH_POINTS", 1000)
+    monkeypatch.setattr(_bragg, "CHUNK_ATOMS", chunk_atoms)
+    monkeypatch.setattr(_bragg, "_two_stage_peaks", spy)
     return calls
 
 
@@ -60,9 +60,9 @@ def test_two_stage_search_finds_the_lattice_of_the_direct_search(name, chunk_ato
     box = Vacancies(0.2, min_atoms=1, random_state=0).transform([box])[0]
     box = Displacements(sigma=0.03, min_atoms=1, random_state=0).transform([box])[0]
     cell, frac = box.lattice.matrix, box.frac_coords
-    direct = _lattice.bragg_lattice(cell, frac)
+    direct = _bragg.bragg_lattice(cell, frac)
     calls = _two_stage(monkeypatch, chunk_atoms)
-    two_stage = _lattice.bragg_lattice(cell, frac)
+    two_stage = _bragg.bragg_lattice(cell, frac)
     assert len(calls) == 1
     assert direct is not None and two_stage is not None
     assert _same_lattice(two_stage, direct)
@@ -81,7 +81,7 @@ def test_two_stage_search_in_a_turned_non_diagonal_box(name, monkeypatch):
     rotation = Rotation.from_rotvec([0.3, -0.2, 0.9]).as_matrix()
     cell, frac = box.lattice.matrix @ rotation.T, box.frac_coords
     calls = _two_stage(monkeypatch)
-    primitive = _lattice.bragg_lattice(cell, frac)
+    primitive = _bragg.bragg_lattice(cell, frac)
     assert len(calls) == 1
     assert _same_lattice(primitive, structure.get_primitive_structure().lattice.matrix @ rotation.T)
 
@@ -99,7 +99,7 @@ def test_a_box_without_a_crystal_falls_back_to_its_cell(monkeypatch):
     rng = np.random.default_rng(0)
     gas = Structure(Lattice.cubic(40.0), ["Ar"] * 3000, rng.random((3000, 3)), validate_proximity=False)
     _two_stage(monkeypatch)
-    assert _lattice.bragg_lattice(gas.lattice.matrix, gas.frac_coords) is None
+    assert _bragg.bragg_lattice(gas.lattice.matrix, gas.frac_coords) is None
 
 
 def _carve_by_brute_force(cell, frac, numbers, n_atoms, centre):
@@ -121,7 +121,7 @@ def test_carved_cluster_holds_the_nearest_images_whatever_the_cell(seed, n_cell,
     cell = np.diag(rng.uniform(3.0, 9.0, 3)) + np.triu(rng.uniform(-2.0, 2.0, (3, 3)), 1)
     frac = rng.random((n_cell, 3))
     centre = frac[rng.integers(n_cell)]
-    positions, numbers = _lattice.carve_cluster(cell, frac, np.arange(n_cell), n_atoms, centre)
+    positions, numbers = _cluster.carve_cluster(cell, frac, np.arange(n_cell), n_atoms, centre)
     radii = np.sort(np.linalg.norm(positions, axis=1))
     expected = _carve_by_brute_force(cell, frac, np.arange(n_cell), n_atoms, centre)
     # The cluster is a whole number of shells around the centre: the nearest images.
@@ -131,7 +131,7 @@ def test_carved_cluster_holds_the_nearest_images_whatever_the_cell(seed, n_cell,
 
 
 def test_subsets_of_big_cells_do_not_depend_on_atom_order(monkeypatch):
-    monkeypatch.setattr(_lattice, "BASIS_ATOMS", 500)
+    monkeypatch.setattr(_cluster, "BASIS_ATOMS", 500)
     box = _box(PROTOTYPES["hcp"], 3000)
     box = Displacements(sigma=0.05, min_atoms=1, random_state=1).transform([box])[0]
     order = np.random.default_rng(0).permutation(len(box))
@@ -139,7 +139,7 @@ def test_subsets_of_big_cells_do_not_depend_on_atom_order(monkeypatch):
     shuffled = Structure(box.lattice, [species[i] for i in order], box.frac_coords[order])
     frac = box.frac_coords - np.floor(box.frac_coords)
     np.testing.assert_array_equal(
-        np.sort(_lattice._subset(frac, 2048), axis=0), np.sort(_lattice._subset(frac[order], 2048), axis=0)
+        np.sort(_bragg._subset(frac, 2048), axis=0), np.sort(_bragg._subset(frac[order], 2048), axis=0)
     )
     images = DiffractionFingerprint(**FAST).transform([box, shuffled])
     np.testing.assert_allclose(images[0], images[1], atol=1e-6)

@@ -96,7 +96,7 @@ def _candidate_params(prototype, reference):
 
 
 def test_builder_reproduces_the_aflow_prototypes():
-    from skcrystal._lattice import median_neighbour_distance
+    from skcrystal._cluster import median_neighbour_distance
 
     library = _aflow_library()
     matcher = StructureMatcher(scale=True)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from skcrystal import DiffractionFingerprint, _diffraction
-from skcrystal._lattice import Cluster
+from skcrystal._cluster import Cluster
 
 WAVELENGTH, DISTANCE, PIXEL, N = 5e-12, 0.1, 4e-4, 64
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pymatgen.core import Structure
 from scipy.spatial.transform import Rotation
 
-from skcrystal import DiffractionFingerprint, _lattice
+from skcrystal import DiffractionFingerprint, _bragg, _orientation
 
 ALL = {name: structure for name, (structure, _) in CRYSTALS.items()} | MORE_HEX
 FP = DiffractionFingerprint(n_pixels=48, pixel_size=5.4e-4, beam_stop_radius=3.5, compile=False)
@@ -119,8 +119,8 @@ def test_defective_crystal_keeps_the_orientation_of_its_parent(name, seed, rotat
     structure, parent = rotated(structure, rotation), rotated(parent, rotation)
     frames = []
     for s in (structure, parent):
-        primitive = _lattice.bragg_lattice(s.lattice.matrix, s.frac_coords)
-        frames.append(_lattice.canonical_rotation(primitive))
+        primitive = _bragg.bragg_lattice(s.lattice.matrix, s.frac_coords)
+        frames.append(_orientation.canonical_rotation(primitive))
     # Same cell, same frame up to a lattice symmetry: the standardised cells coincide.
     ours = np.abs(parent.lattice.matrix @ frames[0].T)
     theirs = np.abs(parent.lattice.matrix @ frames[1].T)

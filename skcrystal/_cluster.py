@@ -1,0 +1,326 @@
+"""Centre, scale and carve the canonical cluster of a periodic structure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._bragg import _subset, bragg_lattice
+from ._orientation import canonical_rotation, reduce_cell
+
+#: Two distances from the centre closer than this (relative) belong to one coordination shell.
+SHELL_RTOL = 1e-6
+#: Radius of a basis-site blob, relative to the raw nearest-neighbour distance.
+BLOB_RADIUS = 0.3
+#: The ideal nearest-neighbour distance is trusted within this range of the raw estimate.
+IDEAL_RANGE = (0.8, 1.6)
+#: Neighbours compared, and their relative rounding, when choosing the centre site.
+SIGNATURE_NEIGHBOURS = 32
+SIGNATURE_RTOL = 0.02
+#: Distances within this fraction of the shortest one form the first coordination shell.
+SHELL_WIDTH = 0.02
+#: Neighbours within this many nearest-neighbour distances enter the handedness functional.
+HANDEDNESS_RADIUS = 2.5
+#: Smallest cluster carved from a crystal with many vacancies.
+MIN_CLUSTER = 16
+#: Atoms whose folding gives the blob centres of the ideal basis (a fixed pseudo-random subset of a
+#: larger cell: the centres are averages, a subset of this size pins them to 1e-3 of a bond).
+BASIS_ATOMS = 65536
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A finite cluster in the canonical frame.
+
+    Attributes
+    ----------
+    positions : ndarray of shape (n, 3)
+        Cartesian positions, centred on the centroid, scaled so that the parent crystal's
+        nearest-neighbour distance is 1 Angstrom, rotated into the canonical frame.
+    numbers : ndarray of shape (n,)
+        Atomic numbers.
+    rotation : ndarray of shape (3, 3)
+        The proper rotation applied to the input frame (``r_canonical = rotation @ r``).
+    scale : float
+        The nearest-neighbour distance (Angstrom) divided out.
+    """
+
+    positions: np.ndarray
+    numbers: np.ndarray
+    rotation: np.ndarray
+    scale: float
+
+
+def central_atom(cell, frac_coords):
+    """Fractional coordinates of the atom nearest the middle of the cell.
+
+    Ties are broken by position, so the choice does not depend on atom order.
+    """
+    frac = np.asarray(frac_coords, dtype=float)
+    offset = frac - 0.5
+    offset -= np.round(offset)
+    distance = np.round(np.linalg.norm(offset @ np.asarray(cell, dtype=float), axis=1), 6)
+    nearest = np.flatnonzero(distance == distance.min())
+    order = np.lexsort(np.round(offset[nearest], 6).T[::-1])
+    return frac[nearest[order[0]]]
+
+
+def central_site(cell, primitive, basis, scale, rotation):
+    """Fractional coordinates (in ``cell``) of the canonical basis site nearest the middle.
+
+    The candidates are the basis sites whose sorted neighbour distances (ideal crystal, first
+    ``SIGNATURE_NEIGHBOURS``) come first lexicographically: one Wyckoff orbit, so that
+    translated or re-celled copies of a crystal with several orbits are centred on the same
+    one. Sites of one orbit can still see their environment turned (the two a-sites of the
+    La prototype differ by 60 degrees about c): of the candidates, the one whose environment,
+    turned into the canonical frame, maximises a fixed asymmetric functional is taken. The
+    set of environments of an orbit is invariant under the crystal's point group, so this
+    choice does not depend on which of the equivalent standard frames spglib returned.
+    """
+    primitive = np.asarray(primitive, dtype=float)
+    reduced = reduce_cell(primitive)[0]
+    sites = np.asarray(basis, dtype=float) @ primitive
+    best = sites[0] if len(sites) == 1 else _canonical_site(sites, reduced, scale, rotation)
+    # The copy nearest the middle of the cell; ties broken by position in the cell, which
+    # turns with the crystal (a rotated input picks the same copy).
+    middle = np.asarray(cell, dtype=float).sum(axis=0) / 2
+    nearest = best + np.round((middle - best) @ np.linalg.inv(reduced)) @ reduced
+    unit = np.stack(np.meshgrid(*[np.arange(-1, 2)] * 3, indexing="ij"), axis=-1).reshape(-1, 3)
+    copies = nearest + unit @ reduced
+    frac = copies @ np.linalg.inv(cell)
+    distance = np.round(np.linalg.norm(copies - middle, axis=1) / scale, 6)
+    return frac[np.lexsort(np.round(frac, 6).T[::-1].tolist() + [distance])[0]]
+
+
+def _canonical_site(sites, reduced, scale, rotation):
+    """Of several basis sites (Cartesian), the canonical one (see :func:`central_site`)."""
+    reach = np.ceil(4 * scale * np.linalg.norm(np.linalg.inv(reduced), axis=0)).astype(int) + 1
+    shifts = np.stack(np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij"), axis=-1)
+    images = (sites[None, :, :] + (shifts.reshape(-1, 3) @ reduced)[:, None, :]).reshape(-1, 3)
+    signatures, handedness = [], []
+    for site in sites:
+        vectors = images - site
+        lengths = np.linalg.norm(vectors, axis=1)
+        order = np.argsort(lengths)[1 : SIGNATURE_NEIGHBOURS + 1]
+        signatures.append(lengths[order] / scale)
+        # Whole shells (not the first N neighbours, which may cut a shell arbitrarily).
+        near = (lengths > 1e-6 * scale) & (lengths <= HANDEDNESS_RADIUS * scale)
+        handedness.append(_asymmetry(vectors[near] @ np.asarray(rotation).T / scale))
+    # Lexicographic minimum, with values within SIGNATURE_RTOL taken as equal.
+    candidates = np.arange(len(sites))
+    signatures = np.array(signatures)
+    for column in signatures.T:
+        candidates = candidates[column[candidates] <= column[candidates].min() + SIGNATURE_RTOL]
+    return sites[max(candidates, key=lambda k: handedness[k])]
+
+
+def _asymmetry(vectors):
+    """A fixed functional of an environment that no rotation or inversion leaves unchanged.
+
+    Polynomials of degree 1 to 4 in the projections on generic directions: odd degrees tell
+    an environment from its inverse (the two diamond sites), degree 4 tells a centrosymmetric
+    environment from its copy turned by 60 degrees about a 3-fold axis (the La a-sites),
+    which degree 2 cannot.
+    """
+    weights = np.exp(-np.sum(vectors**2, axis=1))
+    projections = vectors @ _GENERIC_DIRECTIONS.T
+    terms = projections + projections**2 + projections**3 + projections**4
+    return float(weights @ terms.sum(axis=1))
+
+
+#: Three directions with no symmetry relation to any lattice, for :func:`_asymmetry`.
+_GENERIC_DIRECTIONS = np.array([[0.31, 0.57, 0.76], [-0.62, 0.14, 0.39], [0.23, -0.81, 0.44]])
+
+
+def carve_cluster(cell, frac_coords, numbers, n_atoms, centre):
+    """The about ``n_atoms`` atoms of a periodic structure nearest a centre point.
+
+    The outermost coordination shell is completed or dropped, whichever lands nearer
+    ``n_atoms``, so that a pristine cluster keeps its site symmetry.
+
+    Parameters
+    ----------
+    cell : ndarray of shape (3, 3)
+    frac_coords : ndarray of shape (n, 3)
+    numbers : ndarray of shape (n,)
+    n_atoms : int
+    centre : ndarray of shape (3,)
+        Fractional coordinates of the centre.
+
+    Returns
+    -------
+    positions : ndarray of shape (m, 3)
+        Cartesian positions relative to the centre.
+    numbers : ndarray of shape (m,)
+        Atomic numbers.
+    """
+    frac = np.asarray(frac_coords, dtype=float)
+    numbers = np.asarray(numbers)
+    cell = np.asarray(cell, dtype=float)
+    reduced, mapping = reduce_cell(cell)
+    mapping = np.linalg.inv(mapping)
+    frac = (frac - centre) @ mapping
+    frac -= np.floor(frac + 0.5)
+    n = len(frac)
+    volume = abs(np.linalg.det(reduced))
+    widths = 1.0 / np.linalg.norm(np.linalg.inv(reduced), axis=0)
+    radius = 1.3 * (3 * n_atoms * volume / (4 * np.pi * n)) ** (1 / 3)
+    while True:
+        # An image within the radius has fractional coordinates within radius / width of 0,
+        # and the atoms' own lie in [-0.5, 0.5): few shifts, and in a big box few atoms, count.
+        reach = radius * (1 + 2 * SHELL_RTOL) / widths
+        near = np.all((reach >= 0.5) | (np.abs(frac) <= reach), axis=1)
+        shifts = np.stack(
+            np.meshgrid(*[np.arange(-r, r + 1) for r in np.floor(reach + 0.5).astype(int)], indexing="ij"),
+            axis=-1,
+        ).reshape(-1, 3)
+        positions = ((frac[near][None, :, :] + shifts[:, None, :]) @ reduced).reshape(-1, 3)
+        radii = np.linalg.norm(positions, axis=1)
+        if np.count_nonzero(radii <= radius) >= n_atoms:
+            break
+        radius *= 1.5
+    species = np.tile(np.asarray(numbers)[near], len(shifts))
+    # Sort only what may be kept: the shell at the cut is completed up to SHELL_RTOL beyond it.
+    inside = np.flatnonzero(radii <= radius * (1 + 2 * SHELL_RTOL))
+    order = inside[np.argsort(radii[inside], kind="stable")]
+    radii = radii[order]
+    cut = radii[n_atoms - 1]
+    tol = SHELL_RTOL * cut
+    inner = np.searchsorted(radii, cut - tol, side="left")
+    outer = np.searchsorted(radii, cut + tol, side="right")
+    keep = outer if outer - n_atoms <= n_atoms - inner else inner
+    keep = order[:keep]
+    return positions[keep], species[keep]
+
+
+def median_neighbour_distance(positions):
+    """Median over atoms of the distance to the nearest other atom.
+
+    Robust to vacancies (an atom loses its nearest-neighbour distance only when all its
+    nearest neighbours are missing) but biased low by thermal displacements: the minimum of
+    several noisy distances is smaller than their mean.
+    """
+    from scipy.spatial import cKDTree
+
+    distances, _ = cKDTree(positions).query(positions, k=2)
+    return float(np.median(distances[:, 1]))
+
+
+def ideal_basis(cell, frac_coords, primitive, tolerance):
+    """Basis sites of the parent crystal, averaged over displacements and vacancies.
+
+    Atoms are folded into the primitive cell, where the copies of each basis site form a blob
+    (spread by displacements, thinned by vacancies, blind to species). The blob centres are
+    the ideal basis. A cell of more than :data:`BASIS_ATOMS` atoms is folded from a fixed
+    random subset of them.
+
+    Parameters
+    ----------
+    cell : ndarray of shape (3, 3)
+        Input cell (rows).
+    frac_coords : ndarray of shape (n, 3)
+        Fractional coordinates in ``cell``.
+    primitive : ndarray of shape (3, 3)
+        Primitive lattice (rows) of which ``cell`` is a supercell.
+    tolerance : float
+        Atoms within this distance (Angstrom) of a blob centre belong to it.
+
+    Returns
+    -------
+    ndarray of shape (k, 3)
+        Fractional coordinates of the ``k`` basis sites in ``primitive``.
+    """
+    primitive = np.asarray(primitive, dtype=float)
+    frac = _subset(np.asarray(frac_coords, dtype=float), BASIS_ATOMS)
+    folded = frac @ (np.asarray(cell) @ np.linalg.inv(primitive))
+    folded -= np.floor(folded)
+    free = np.ones(len(folded), dtype=bool)
+    centres = []
+    for seed in np.lexsort(np.round(folded, 6).T[::-1]):
+        if not free[seed]:
+            continue
+        centre = folded[seed]
+        for _ in range(2):
+            offset = folded - centre
+            offset -= np.round(offset)
+            members = free & (np.linalg.norm(offset @ primitive, axis=1) < tolerance)
+            members[seed] = True
+            centre = centre + offset[members].mean(axis=0)
+        free &= ~members
+        centres.append(centre)
+    return np.array(centres)
+
+
+def nearest_distance(primitive, basis):
+    """Nearest-neighbour distance of a crystal given by lattice and basis.
+
+    The mean of the distances within ``SHELL_WIDTH`` (relative) of the shortest one: with a
+    noisy basis, the minimum alone would be biased low.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(nearest_distance(np.diag([1.0, 1.0, 2.0]), np.array([[0, 0, 0], [0, 0, 0.3]])), 6)
+    0.6
+    """
+    reduced = reduce_cell(primitive)[0]
+    cartesian = np.asarray(basis, dtype=float) @ np.asarray(primitive, dtype=float)
+    pairs = (cartesian[None, :, :] - cartesian[:, None, :]).reshape(-1, 3) @ np.linalg.inv(reduced)
+    pairs -= np.round(pairs)
+    shifts = np.stack(np.meshgrid(*[np.arange(-1, 2)] * 3, indexing="ij"), axis=-1).reshape(-1, 3)
+    lengths = np.linalg.norm((pairs[:, None, :] + shifts[None, :, :]) @ reduced, axis=-1).ravel()
+    lengths = lengths[lengths > 1e-6 * np.abs(np.linalg.det(reduced)) ** (1 / 3)]
+    return float(lengths[lengths <= (1 + SHELL_WIDTH) * lengths.min()].mean())
+
+
+def canonical_cluster(cell, frac_coords, numbers, n_atoms):
+    """Cluster of a periodic structure in the canonical frame (see the module docstring).
+
+    Parameters
+    ----------
+    cell : ndarray of shape (3, 3)
+        Lattice vectors (rows), Angstrom.
+    frac_coords : ndarray of shape (n, 3)
+        Fractional coordinates.
+    numbers : ndarray of shape (n,)
+        Atomic numbers.
+    n_atoms : int
+        Target cluster size.
+
+    Returns
+    -------
+    Cluster
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cluster = canonical_cluster(2.9 * np.eye(3), [[0, 0, 0], [0.5, 0.5, 0.5]], [26, 26], 100)
+    >>> len(cluster.numbers), round(cluster.scale, 4)
+    (89, 2.5115)
+    """
+    cell = np.asarray(cell, dtype=float)
+    primitive = bragg_lattice(cell, frac_coords)
+    rotation = canonical_rotation(cell if primitive is None else primitive)
+    first_centre = central_atom(cell, frac_coords)
+    centre = first_centre
+    positions, species = carve_cluster(cell, frac_coords, numbers, n_atoms, centre)
+    scale = median_neighbour_distance(positions)
+    occupancy = 1.0
+    if primitive is not None:
+        basis = ideal_basis(cell, frac_coords, primitive, BLOB_RADIUS * scale)
+        ideal = nearest_distance(primitive, basis)
+        # Blobs merge when displacements approach the bond length (amorphisation); the
+        # raw estimate is then the better one.
+        if IDEAL_RANGE[0] * scale <= ideal <= IDEAL_RANGE[1] * scale:
+            scale = ideal
+            n_sites = len(basis) * round(abs(np.linalg.det(cell) / np.linalg.det(primitive)))
+            occupancy = min(1.0, len(frac_coords) / n_sites)
+            centre = central_site(cell, primitive, basis, scale, rotation)
+    # A vacant crystal keeps the extent of its parent's cluster: as many atoms as the parent's
+    # cluster has occupied sites.
+    size = max(MIN_CLUSTER, round(n_atoms * occupancy))
+    if size != n_atoms or not np.allclose(centre, first_centre, rtol=0, atol=1e-12):
+        positions, species = carve_cluster(cell, frac_coords, numbers, size, centre)
+    positions = (positions - positions.mean(axis=0)) / scale
+    return Cluster(positions @ rotation.T, species, rotation, scale)

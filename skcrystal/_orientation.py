@@ -1,0 +1,126 @@
+"""The canonical orientation of a bare lattice, and the reduced cell that orientation starts from.
+
+Both are chosen from the lattice's metric alone (rounded to :data:`METRIC_DIGITS`), so that a
+turned input gives the same choices, turned with it.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import spglib
+
+from ._spglib import quiet
+
+#: Significant digits of the metric on which cells are reduced.
+METRIC_DIGITS = 9
+#: Cells more skewed than this (product of vector lengths over volume) are LLL-reduced
+#: exactly before their metric is rounded.
+PRE_REDUCE_SKEW = 50.0
+#: spglib tolerance on the bare primitive lattice, relative to its longest basis vector.
+LATTICE_SYMPREC = 1e-4
+
+
+def reduce_cell(cell):
+    """LLL-reduced cell, chosen from the metric alone so that it turns with the input.
+
+    The reduction runs on the Cholesky factor of the metric ``cell @ cell.T`` rounded to
+    ``METRIC_DIGITS`` significant digits: a rotated cell has the same rounded metric, hence
+    the same integer mapping, even where equal vector lengths leave the reduction a choice.
+
+    Returns
+    -------
+    reduced : ndarray of shape (3, 3)
+        ``mapping @ cell``.
+    mapping : ndarray of shape (3, 3)
+        Unimodular integer matrix.
+    """
+    from pymatgen.core import Lattice
+
+    cell = np.asarray(cell, dtype=float)
+    first = np.eye(3)
+    if np.prod(np.linalg.norm(cell, axis=1)) > PRE_REDUCE_SKEW * abs(np.linalg.det(cell)):
+        # Rounding the metric of a very skewed cell would wipe out its small entries: reduce
+        # it exactly first (the result is the same for any cell of the lattice up to ties,
+        # which the rounded-metric step below settles).
+        first = np.rint(Lattice(cell).lll_mapping)
+        cell = first @ cell
+    metric = cell @ cell.T
+    unit = np.abs(metric).max()
+    metric = np.round(metric / unit, METRIC_DIGITS) * unit
+    mapping = np.array(_lll_mapping(tuple(metric.ravel())))
+    return mapping @ cell, mapping @ first
+
+
+@functools.lru_cache(maxsize=4096)
+def _lll_mapping(metric):
+    """LLL mapping of the cell with this (rounded, flattened) metric; cached, as a crystal's
+    cell is reduced several times on its way to a cluster."""
+    from pymatgen.core import Lattice
+
+    cholesky = np.linalg.cholesky(np.reshape(metric, (3, 3)))
+    return tuple(map(tuple, np.rint(Lattice(cholesky).lll_mapping)))
+
+
+def canonical_rotation(primitive_cell):
+    """Rotation taking a lattice to spglib's standard orientation of its Bravais lattice.
+
+    Parameters
+    ----------
+    primitive_cell : ndarray of shape (3, 3)
+        Lattice vectors (rows).
+
+    Returns
+    -------
+    ndarray of shape (3, 3)
+        A proper rotation ``R``; ``R @ r`` expresses a Cartesian vector ``r`` in the
+        canonical frame.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c, s = np.cos(0.5), np.sin(0.5)
+    >>> turn = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    >>> tetragonal = np.diag([3.0, 3.0, 5.0]) @ turn.T  # rows turned by 0.5 rad about z
+    >>> np.abs(np.round(tetragonal @ canonical_rotation(tetragonal).T, 6)).tolist()
+    [[3.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 5.0]]
+    """
+    cell = np.asarray(primitive_cell, dtype=float)
+    # spglib sees the lattice in a frame built from its rounded metric alone (first vector
+    # along x, second in the xy-plane), so a turned input gives spglib identical numbers and
+    # the standard frame turns with the crystal, even where the lattice's symmetry leaves
+    # several equivalent standard frames to choose from.
+    metric = cell @ cell.T
+    unit = np.abs(metric).max()
+    key = tuple(np.round(metric / unit, METRIC_DIGITS).ravel())
+    upright = np.linalg.cholesky(np.reshape(key, (3, 3)))
+    to_upright = _nearest_rotation(np.linalg.solve(cell / np.sqrt(unit), upright))
+    return _nearest_rotation(_standard_rotation(key)) @ to_upright.T
+
+
+@functools.lru_cache(maxsize=4096)
+def _standard_rotation(metric):
+    """spglib's rotation of the upright lattice with this (rounded, normalised) metric.
+
+    Cached: crystals of one lattice shape (every cubic crystal, every copy of a prototype)
+    share it, and spglib takes milliseconds even for a bare lattice.
+    """
+    upright = np.linalg.cholesky(np.reshape(metric, (3, 3)))
+    try:
+        with quiet():
+            dataset = spglib.get_symmetry_dataset((upright, [[0.0, 0.0, 0.0]], [1]), symprec=LATTICE_SYMPREC)
+    except Exception:  # noqa: BLE001 -- spglib >= 2.5 raises where older versions returned None
+        dataset = None
+    return np.eye(3) if dataset is None else np.asarray(dataset.std_rotation_matrix, dtype=float)
+
+
+def _nearest_rotation(matrix):
+    """Nearest proper rotation to ``matrix``.
+
+    An improper result would differ by an inversion, which leaves diffraction intensities
+    unchanged (Friedel's law), so the sign is simply made proper.
+    """
+    u, _, vt = np.linalg.svd(matrix)
+    rotation = u @ vt
+    return rotation * np.sign(np.linalg.det(rotation))

@@ -24,12 +24,31 @@ def build_parser():
         "classify",
         help="classify structure files with the shipped model",
         description=(
-            "Classify each structure file (CIF, POSCAR, extxyz, ...) with the shipped model. "
-            "Files that cannot be read or classified are reported in the output and every "
-            "other file is still classified; the exit status is 1 if any file failed."
+            "Classify each structure file (CIF, POSCAR, extxyz, LAMMPS dump, ...) with the "
+            "shipped model, and each frame of a file of several frames (a trajectory): one row "
+            "per frame, with its number in the file (from 0). Files and frames that cannot be "
+            "read or classified are reported in the output and every other one is still "
+            "classified; the exit status is 1 if any failed."
         ),
     )
     classify.add_argument("paths", nargs="+", metavar="PATH", help="structure files")
+    classify.add_argument(
+        "--frames",
+        type=_frames_argument,
+        default=":",
+        metavar="SLICE",
+        help=(
+            "frames of each file of several frames, as a Python slice: '::10' every tenth, "
+            "'100:' from frame 100 on, '-1' the last (write --frames=-1); default: all"
+        ),
+    )
+    classify.add_argument(
+        "--species",
+        type=_species_argument,
+        action="append",
+        metavar="TYPE=ELEMENT,...",
+        help="elements of the atom types of LAMMPS dumps that have no element column, e.g. 1=Al,2=Ni",
+    )
     classify.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
     classify.add_argument(
         "--uncertainty", action="store_true", help="add Monte-Carlo-dropout mutual information and entropy"
@@ -74,6 +93,32 @@ def build_parser():
     return parser
 
 
+def _frames_argument(text):
+    from .io import _selection
+
+    try:
+        _selection(text)
+    except (TypeError, ValueError) as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _species_argument(text):
+    from .io import _species_numbers
+
+    species = {}
+    for pair in text.split(","):
+        kind, _, element = pair.partition("=")
+        try:
+            species[int(kind)] = int(element) if element.strip().isdigit() else element.strip()
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{pair!r} is not TYPE=ELEMENT, e.g. 1=Al") from None
+    try:
+        return _species_numbers(species)
+    except (TypeError, ValueError) as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def main(argv=None):
     """Run the command line; return the exit status."""
     args = build_parser().parse_args(argv)
@@ -83,42 +128,124 @@ def main(argv=None):
 def _classify(args):
     from tqdm import tqdm
 
+    from .io import _SEVERAL_FRAMES, _TYPES_ONLY
     from .pretrained import load_pretrained
 
     model = load_pretrained()
     fingerprint = model.named_steps["fingerprint"].set_params(n_jobs=args.jobs)
-    classifier = model.named_steps["classifier"]
-    records, clusters = [], []
+    predict = _Predictor(fingerprint, model.named_steps["classifier"], args)
+    species = {kind: z for part in args.species or [] for kind, z in part.items()} or None
+    records, good, by_frame = [], [], {}
+    # Each file is first read (in the worker processes) as one structure, as an estimator
+    # reads it; those that are several frames, or need --species, are then read frame by frame.
     results = fingerprint.clusters_or_errors(args.paths)
     progress = tqdm(results, total=len(args.paths), desc="reading", unit="file", file=sys.stderr, disable=None)
     for path, result in zip(args.paths, progress):
-        if isinstance(result, Exception):
-            records.append({"path": path, "error": _message(result)})
-            continue
         records.append({"path": path})
-        clusters.append((len(records) - 1, result))
-    if clusters:
-        images = fingerprint.render([cluster for _, cluster in clusters])
-        proba = classifier.predict_proba(images)
-        extra = classifier.predict_uncertainty(images, random_state=0) if args.uncertainty else None
-        for row, (index, _) in enumerate(clusters):
-            best = int(proba[row].argmax())
-            record = records[index]
-            record["label"] = str(classifier.classes_[best])
-            record["probability"] = round(float(proba[row, best]), 6)
-            record["probabilities"] = {str(c): round(float(p), 6) for c, p in zip(classifier.classes_, proba[row])}
-            if extra is not None:
-                record["mutual_information"] = round(float(extra.mutual_information[row]), 6)
-                record["predictive_entropy"] = round(float(extra.predictive_entropy[row]), 6)
-    if args.baseline:
-        from .baseline import SpglibBaseline
+        reason = getattr(result, "reason", "")
+        if reason.startswith(_SEVERAL_FRAMES) or (species and reason.startswith(_TYPES_ONLY)):
+            by_frame[len(records) - 1] = reason.startswith(_SEVERAL_FRAMES)
+        elif isinstance(result, Exception):
+            records[-1]["error"] = _message(result)
+        else:
+            good.append((records[-1], result, path))
+    predict(good)
+    rows = []
+    for index, record in enumerate(records):
+        if index in by_frame:
+            rows += _classify_frames(record["path"], fingerprint, predict, args, species, by_frame[index])
+        else:
+            rows.append(record)
+    _write(rows, args.format, uncertainty=args.uncertainty, baseline=args.baseline)
+    return 1 if any("error" in row for row in rows) else 0
 
-        baseline = SpglibBaseline().fit()
-        for record in records:
-            if "error" not in record:
-                record["spglib"] = str(baseline.predict([record["path"]])[0])
-    _write(records, args.format, uncertainty=args.uncertainty, baseline=args.baseline)
-    return 1 if any("error" in record for record in records) else 0
+
+#: Frames read, fingerprinted and classified together, per worker process (and at most
+#: this many atoms in all): the frames of a trajectory are not all held at once.
+_FRAMES_PER_JOB = 16
+_MAX_BATCH_ATOMS = 4_000_000
+
+
+def _classify_frames(path, fingerprint, predict, args, species, several):
+    """The rows of the frames of one file (``several``: it holds more than one)."""
+    from joblib import effective_n_jobs
+    from tqdm import tqdm
+
+    from .io import StructureError, _frames, _selection
+
+    selection, wanted = _selection(args.frames if several else ":")
+    per_batch = _FRAMES_PER_JOB * effective_n_jobs(args.jobs)
+    rows, batch, n_atoms = [], [], 0
+    progress = tqdm(desc=Path(path).name, unit="frame", file=sys.stderr, disable=None)
+
+    def flush():
+        if batch:
+            results = fingerprint.clusters_or_errors([frame for _, frame in batch])
+            good = []
+            for (row, frame), result in zip(batch, results):
+                if isinstance(result, Exception):
+                    row["error"] = _message(result)
+                else:
+                    good.append((row, result, frame))
+            predict(good)
+            progress.update(len(batch))
+            batch.clear()
+
+    try:
+        for number, frame in _frames(path, selection, species, check=False, wanted=wanted):
+            rows.append({"path": path, "frame": number} if several else {"path": path})
+            if isinstance(frame, StructureError):
+                rows[-1]["error"] = frame.reason
+                continue
+            batch.append((rows[-1], frame))
+            n_atoms += len(frame)
+            if len(batch) >= per_batch or n_atoms >= _MAX_BATCH_ATOMS:
+                flush()
+                n_atoms = 0
+        flush()
+    except (StructureError, IndexError) as error:
+        rows.append({"path": path, "error": _message(error)})
+        if getattr(error, "frame", None) is not None:
+            rows[-1]["frame"] = error.frame
+    finally:
+        progress.close()
+    if not rows:
+        rows.append({"path": path, "error": f"--frames {args.frames} selects no frame of this file"})
+    return rows
+
+
+class _Predictor:
+    """Fills rows with the model's answers (and spglib's) for structures read and canonicalised."""
+
+    def __init__(self, fingerprint, classifier, args):
+        self.fingerprint = fingerprint
+        self.classifier = classifier
+        self.uncertainty = args.uncertainty
+        self.baseline = None
+        if args.baseline:
+            from .baseline import SpglibBaseline
+
+            self.baseline = SpglibBaseline().fit()
+
+    def __call__(self, good):
+        """``good``: ``(row, cluster, item)`` for each structure; the item is a path or a frame."""
+        if not good:
+            return
+        classifier = self.classifier
+        images = self.fingerprint.render([cluster for _, cluster, _ in good])
+        proba = classifier.predict_proba(images)
+        extra = classifier.predict_uncertainty(images, random_state=0) if self.uncertainty else None
+        spglib = self.baseline.predict([item for _, _, item in good]) if self.baseline else None
+        for i, (row, _, _) in enumerate(good):
+            best = int(proba[i].argmax())
+            row["label"] = str(classifier.classes_[best])
+            row["probability"] = round(float(proba[i, best]), 6)
+            row["probabilities"] = {str(c): round(float(p), 6) for c, p in zip(classifier.classes_, proba[i])}
+            if extra is not None:
+                row["mutual_information"] = round(float(extra.mutual_information[i]), 6)
+                row["predictive_entropy"] = round(float(extra.predictive_entropy[i]), 6)
+            if spglib is not None:
+                row["spglib"] = str(spglib[i])
 
 
 def _message(error):
@@ -129,7 +256,10 @@ def _write(records, style, *, uncertainty, baseline):
     import csv
     import json
 
-    columns = ["path", "label", "probability"]
+    # A CSV always has the frame column (empty for a file of one structure), a table only
+    # when some row is a frame; a JSON object has "frame" only for the frame of a trajectory.
+    frame = ["frame"] if style == "csv" or any("frame" in record for record in records) else []
+    columns = ["path", *frame, "label", "probability"]
     columns += ["mutual_information", "predictive_entropy"] if uncertainty else []
     columns += ["spglib"] if baseline else []
     if style == "json":
@@ -139,13 +269,14 @@ def _write(records, style, *, uncertainty, baseline):
         writer.writeheader()
         writer.writerows(records)
     else:
-        good = [[str(r[c]) for c in columns] for r in records if "error" not in r]
+        good = [[str(r.get(c, "")) for c in columns] for r in records if "error" not in r]
         widths = [max(len(row[i]) for row in [columns] + good) for i in range(len(columns))]
+        where = 1 + len(frame)  # the columns that say which structure a row is
         for record in [dict(zip(columns, columns))] + records:
+            cells = [str(record.get(c, "")).ljust(w) for c, w in zip(columns, widths)]
             if "error" in record:
-                print(f"{record['path'].ljust(widths[0])}  error: {record['error']}")
-            else:
-                print("  ".join(str(record[c]).ljust(w) for c, w in zip(columns, widths)).rstrip())
+                cells[where:] = [f"error: {record['error']}"]
+            print("  ".join(cells).rstrip())
 
 
 def _fingerprint(args):

@@ -16,6 +16,7 @@ _PUBLIC = {
     "StructureError": "skcrystal.io",
     "load_pretrained": "skcrystal.pretrained",
     "make_prototype_dataset": "skcrystal.datasets",
+    "read_frames": "skcrystal.io",
 }
 
 #: Public modules, also imported on first use (``skcrystal.plotting``...).
@@ -40,6 +41,7 @@ __all__ = [
     "__version__",
     "load_pretrained",
     "make_prototype_dataset",
+    "read_frames",
 ]
 
 

@@ -269,11 +269,15 @@ def _write(records, style, *, uncertainty, baseline):
         writer.writeheader()
         writer.writerows(records)
     else:
-        good = [[str(r.get(c, "")) for c in columns] for r in records if "error" not in r]
-        widths = [max(len(row[i]) for row in [columns] + good) for i in range(len(columns))]
-        where = 1 + len(frame)  # the columns that say which structure a row is
-        for record in [dict(zip(columns, columns))] + records:
-            cells = [str(record.get(c, "")).ljust(w) for c, w in zip(columns, widths)]
+        where = 1 + len(frame)  # the columns that say which structure a row is, an error's too
+        records = [dict(zip(columns, columns))] + records
+        table = [[str(record.get(c, "")) for c in columns] for record in records]
+        widths = [
+            max(len(cells[i]) for cells, record in zip(table, records) if i < where or "error" not in record)
+            for i in range(len(columns))
+        ]
+        for cells, record in zip(table, records):
+            cells = [cell.ljust(width) for cell, width in zip(cells, widths)]
             if "error" in record:
                 cells[where:] = [f"error: {record['error']}"]
             print("  ".join(cells).rstrip())

@@ -818,8 +818,8 @@ def _scanned_frames(path, scanned, selection, species):
                 try:
                     frame = _build_frame(text, scanned, species)
                 except Exception as error:  # noqa: BLE001 -- reported with its frame
-                    if first and isinstance(error, StructureError) and error.reason.startswith(_TYPES_ONLY):
-                        raise  # about every frame: one error for the file
+                    if first and isinstance(error, StructureError):
+                        raise  # the elements of the atom types: one error for the file, not per frame
                     frame = error
                 first = False
                 yield number, frame

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from skcrystal.cli import main
 
 EXAMPLES = "skcrystal/data/examples"
@@ -88,3 +90,101 @@ def test_train_command_writes_a_loadable_model(tmp_path, capsys):
     assert status == 0 and info["n_structures"] == 70
     assert info["precision"] == "bfloat16" and len(info["augmentation"]) == 6
     assert load_pretrained(tmp_path).predict([GOOD[0]]).shape == (1,)
+
+
+def _trajectory(tmp_path, broken=None):
+    """Pristine fcc, bcc, fcc frames; frame ``broken`` with two atoms on top of each other."""
+    import ase.io
+    from test_frames import FRAMES
+
+    frames = [atoms.copy() for atoms in FRAMES]
+    if broken is not None:
+        frames[broken].positions[1] = frames[broken].positions[0]
+    path = tmp_path / "md.extxyz"
+    ase.io.write(path, frames)
+    return str(path)
+
+
+def test_a_trajectory_gives_one_row_per_frame(tmp_path, capsys):
+    trajectory = _trajectory(tmp_path)
+    status = main(["classify", "--format", "json", GOOD[0], trajectory, GOOD[1]])
+    records = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert [(r["path"], r.get("frame")) for r in records] == [
+        (GOOD[0], None),
+        (trajectory, 0),
+        (trajectory, 1),
+        (trajectory, 2),
+        (GOOD[1], None),
+    ]
+    assert [r["label"] for r in records] == ["fcc", "fcc", "bcc", "fcc", "bcc"]
+    # A file of one structure keeps its keys; a frame adds its number.
+    assert set(records[0]) == {"path", "label", "probability", "probabilities"}
+    assert set(records[1]) == {"path", "frame", "label", "probability", "probabilities"}
+
+
+def test_frames_option_csv_frame_column_and_baseline_per_frame(tmp_path, capsys):
+    trajectory = _trajectory(tmp_path)
+    status = main(["classify", "--format", "csv", "--baseline", "--frames", "::2", trajectory, GOOD[1]])
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert status == 0
+    assert [(row["path"], row["frame"]) for row in rows] == [(trajectory, "0"), (trajectory, "2"), (GOOD[1], "")]
+    # spglib sees each pristine frame, not the file.
+    assert [(row["label"], row["spglib"]) for row in rows] == [("fcc", "fcc"), ("fcc", "fcc"), ("bcc", "unknown")]
+    assert main(["classify", "--format", "json", "--frames=-1", trajectory]) == 0
+    assert [(r["frame"], r["label"]) for r in json.loads(capsys.readouterr().out)] == [(2, "fcc")]
+
+
+def test_a_bad_frame_is_an_error_row_and_the_others_are_classified(tmp_path, capsys):
+    trajectory = _trajectory(tmp_path, broken=1)
+    argv = ["classify", "--format", "json", trajectory]
+    assert main(argv) == 1
+    serial = json.loads(capsys.readouterr().out)
+    assert [r["frame"] for r in serial] == [0, 1, 2]
+    assert [r.get("label") for r in serial] == ["fcc", None, "fcc"]
+    assert set(serial[1]) == {"path", "frame", "error"} and "on top of each other" in serial[1]["error"]
+    assert main(argv + ["--jobs", "2"]) == 1
+    assert json.loads(capsys.readouterr().out) == serial
+    assert main(["classify", trajectory]) == 1
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["path", "frame", "label", "probability"]
+    assert table[2].split()[:3] == [trajectory, "1", "error:"]
+
+
+def test_selection_past_the_end_is_reported(tmp_path, capsys):
+    trajectory = _trajectory(tmp_path)
+    assert main(["classify", "--format", "json", "--frames", "10:", trajectory, GOOD[1]]) == 1
+    records = json.loads(capsys.readouterr().out)
+    assert records[0] == {"path": trajectory, "error": "--frames 10: selects no frame of this file"}
+    assert records[1]["label"] == "bcc"
+    assert main(["classify", "--format", "json", "--frames", "7", trajectory]) == 1
+    assert "out of range" in json.loads(capsys.readouterr().out)[0]["error"]
+
+
+def test_lammps_dump_types_are_named_with_species(tmp_path, capsys):
+    from test_frames import FRAMES, write_dump
+
+    dump = str(write_dump(tmp_path / "md.lammpstrj", FRAMES))
+    assert main(["classify", "--format", "json", dump]) == 1
+    [record] = json.loads(capsys.readouterr().out)
+    assert set(record) == {"path", "error"} and "--species 1=Al" in record["error"]
+    argv = ["classify", "--format", "json", "--species", "1=Cu,2=Fe", "--species", "3=13", dump]
+    assert main(argv) == 0
+    assert [(r["frame"], r["label"]) for r in json.loads(capsys.readouterr().out)] == [
+        (0, "fcc"),
+        (1, "bcc"),
+        (2, "fcc"),
+    ]
+    # One frame of types only: with --species, one row (no frame number), as any single file.
+    single = str(write_dump(tmp_path / "one.lammpstrj", FRAMES[1:2]))
+    assert main(["classify", "--format", "json", "--species", "1=Fe", single]) == 0
+    [record] = json.loads(capsys.readouterr().out)
+    assert set(record) == {"path", "label", "probability", "probabilities"} and record["label"] == "bcc"
+
+
+@pytest.mark.parametrize("option", [["--frames", "::-1"], ["--frames", "a"], ["--species", "1:Al"], ["--species", "1=Xx"]])
+def test_bad_frames_or_species_are_usage_errors(option, capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["classify", *option, GOOD[0]])
+    assert caught.value.code == 2
+    assert option[0] in capsys.readouterr().err

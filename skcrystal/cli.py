@@ -32,6 +32,18 @@ def build_parser():
         ),
     )
     classify.add_argument("paths", nargs="+", metavar="PATH", help="structure files")
+    classify.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
+    classify.add_argument(
+        "--uncertainty", action="store_true", help="add Monte-Carlo-dropout mutual information and entropy"
+    )
+    classify.add_argument("--baseline", action="store_true", help="add spglib's class (symprec 1e-3 A, 1 degree)")
+    classify.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=None,
+        help="processes reading and fingerprinting the files and frames (-1: one per core; default: 1)",
+    )
     classify.add_argument(
         "--frames",
         type=_frames_argument,
@@ -39,7 +51,7 @@ def build_parser():
         metavar="SLICE",
         help=(
             "frames of each file of several frames, as a Python slice: '::10' every tenth, "
-            "'100:' from frame 100 on, '-1' the last (write --frames=-1); default: all"
+            "'100:' from frame 100 on, '-1' the last, --frames=-10: the last ten; default: all"
         ),
     )
     classify.add_argument(
@@ -48,14 +60,6 @@ def build_parser():
         action="append",
         metavar="TYPE=ELEMENT,...",
         help="elements of the atom types of LAMMPS dumps that have no element column, e.g. 1=Al,2=Ni",
-    )
-    classify.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
-    classify.add_argument(
-        "--uncertainty", action="store_true", help="add Monte-Carlo-dropout mutual information and entropy"
-    )
-    classify.add_argument("--baseline", action="store_true", help="add spglib's class (symprec 1e-3 A, 1 degree)")
-    classify.add_argument(
-        "-j", "--jobs", type=int, default=None, help="processes reading the files (-1: one per core; default: 1)"
     )
     fingerprint = commands.add_parser(
         "fingerprint",

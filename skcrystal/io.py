@@ -809,7 +809,7 @@ def _scanned_frames(path, scanned, selection, species):
                 text = next(chunks)
             except StopIteration:
                 return
-            except Exception as error:  # noqa: BLE001 -- the frames after it cannot be found
+            except Exception as error:  # the frames after it cannot be found
                 if number == 0:
                     raise StructureError(f"could not be read as {scanned} ({_first_line(error)})") from error
                 yield number, error
@@ -817,7 +817,7 @@ def _scanned_frames(path, scanned, selection, species):
             if text is not None:
                 try:
                     frame = _build_frame(text, scanned, species)
-                except Exception as error:  # noqa: BLE001 -- reported with its frame
+                except Exception as error:  # reported with its frame
                     if first and isinstance(error, StructureError):
                         raise  # the elements of the atom types: one error for the file, not per frame
                     frame = error

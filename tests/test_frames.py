@@ -31,8 +31,10 @@ def write_dump(path, frames, *, element=False):
                 f"ITEM: BOX BOUNDS pp pp pp\n0 {a}\n0 {b}\n0 {c}\n"
                 f"ITEM: ATOMS id type{' element' if element else ''} x y z\n"
             )
-            for i, (symbol, (x, y, z)) in enumerate(zip(atoms.symbols, atoms.positions), 1):
-                handle.write(f"{i} {kinds[symbol]}{' ' + symbol if element else ''} {x} {y} {z}\n")
+            handle.writelines(
+                f"{i} {kinds[symbol]}{' ' + symbol if element else ''} {x} {y} {z}\n"
+                for i, (symbol, (x, y, z)) in enumerate(zip(atoms.symbols, atoms.positions), 1)
+            )
     return path
 
 

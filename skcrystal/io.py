@@ -914,9 +914,14 @@ def _scanned_format(path):
 
 def _open_text(path):
     """The file opened for reading text, decompressed if its name ends in .gz, .bz2 or .xz."""
-    from ase.io.formats import open_with_compression
+    # The standard library's openers, as ASE's: importing ase.io costs a second, which a
+    # CIF read by pymatgen should not pay.
+    import bz2
+    import gzip
+    import lzma
 
-    return open_with_compression(str(path), "r")
+    opener = dict(zip(_COMPRESSED, (gzip.open, bz2.open, lzma.open))).get(path.suffix.lower(), open)
+    return opener(path, "rt")
 
 
 _DUMP_START = "ITEM: TIMESTEP"

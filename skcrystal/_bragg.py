@@ -36,6 +36,14 @@ CANDIDATE_SIGMAS = 4.0
 #: Strongest first-stage candidates (local maxima of ``|F|`` on its grid) refined in the
 #: second stage.
 MAX_CANDIDATES = 256
+#: Points above the threshold, strongest first, that the indexing considers.
+MAX_INDEXED_PEAKS = 512
+#: A refinement of the indexed lattice is taken when at least this fraction of its new points
+#: nearest the origin are peaks (see :func:`indexing_basis`).
+REFINE_FRACTION = 0.5
+#: New points tested per refinement, and the reach (in reduced basis coefficients) searched.
+REFINE_POINTS = 16
+REFINE_REACH = 3
 
 
 def _search_axes(cell, g_max):
@@ -159,29 +167,35 @@ def bragg_lattice(cell, frac_coords):
     frac -= np.floor(frac)
     g_max = _g_max(reduced, len(frac))
     axes = _search_axes(reduced, g_max)
+    atoms = _subset(frac, PEAK_SEARCH_ATOMS)
     if np.prod([len(a) for a in axes]) <= DIRECT_SEARCH_POINTS:
-        peaks = _direct_peaks(reduced, _subset(frac, PEAK_SEARCH_ATOMS), axes, g_max)
+        peaks, heights, threshold = _direct_peaks(reduced, atoms, axes, g_max)
     else:
-        peaks = _two_stage_peaks(reduced, frac, g_max)
-    basis = integer_basis(peaks)
+        peaks, heights, threshold = _two_stage_peaks(reduced, frac, g_max)
+    basis = indexing_basis(reduced, peaks, heights, lambda indices: _amplitudes_at(atoms, indices), threshold, g_max)
     if basis is None:
         return None
-    # Reciprocal primitive basis = basis @ reciprocal(reduced); its dual in real space:
-    return np.linalg.inv(basis).T @ reduced
+    # Reciprocal primitive basis = basis @ reciprocal(reduced); its dual in real space, reduced
+    # (the basis of the peaks may be skewed; what follows folds atoms into this cell):
+    return reduce_cell(np.linalg.inv(basis).T @ reduced)[0]
 
 
 def _direct_peaks(cell, frac, axes, g_max):
-    """Miller indices (rows) of the Bragg peaks on the grid ``axes``, every point evaluated."""
+    """Bragg peaks on the grid ``axes``, every point evaluated.
+
+    Returns the Miller indices of the peaks (rows), their ``|F|`` and the threshold they passed.
+    """
     amplitude = _amplitudes(frac, axes)
     lengths = _grid_lengths(cell, axes)
     inside = (lengths <= g_max) & (lengths > 0)
     sigma = 0.0 if len(frac) < MIN_ATOMS_FOR_NOISE else _noise_scale(amplitude[inside])
-    found = np.nonzero(inside & (amplitude > max(MIN_PEAK, NOISE_SIGMAS * sigma)))
-    return np.stack([axis[index] for axis, index in zip(axes, found)], axis=1)
+    threshold = max(MIN_PEAK, NOISE_SIGMAS * sigma)
+    found = np.nonzero(inside & (amplitude > threshold))
+    return np.stack([axis[index] for axis, index in zip(axes, found)], axis=1), amplitude[found], threshold
 
 
 def _two_stage_peaks(cell, frac, g_max):
-    """Miller indices of the Bragg peaks of a large cell (see :func:`bragg_lattice`)."""
+    """Bragg peaks of a large cell (see :func:`bragg_lattice`), as :func:`_direct_peaks` gives them."""
     widths = 1.0 / np.linalg.norm(np.linalg.inv(cell), axis=0)
     edge = (abs(np.linalg.det(cell)) * CHUNK_ATOMS / len(frac)) ** (1 / 3)
     m = np.maximum(1, np.round(widths / edge)).astype(int)
@@ -189,7 +203,7 @@ def _two_stage_peaks(cell, frac, g_max):
     # partly empty, a slab in vacuum say, still shows its crystal).
     index = np.ravel_multi_index(np.minimum(np.floor(frac * m).astype(int), m - 1).T, m)
     chunk = frac[index == np.argmax(np.bincount(index, minlength=np.prod(m)))]
-    none = np.zeros((0, 3), dtype=int)
+    none = np.zeros((0, 3), dtype=int), np.zeros(0), MIN_PEAK
     if len(chunk) < MIN_ATOMS_FOR_NOISE:
         return none
     # The chunk's own reciprocal grid is every m-th Miller index of the box; every step-th
@@ -221,7 +235,132 @@ def _two_stage_peaks(cell, frac, g_max):
     amplitudes = np.concatenate(amplitudes)[first]
     keep = np.any(indices != 0, axis=1)
     indices, amplitudes = indices[keep], amplitudes[keep]
-    return indices[amplitudes > max(MIN_PEAK, NOISE_SIGMAS * _noise_scale(amplitudes))]
+    threshold = max(MIN_PEAK, NOISE_SIGMAS * _noise_scale(amplitudes))
+    found = amplitudes > threshold
+    return indices[found], amplitudes[found], threshold
+
+
+def _amplitudes_at(frac, indices):
+    """``|F|`` of the atoms at the Miller indices ``indices`` (rows), one value per row."""
+    indices = np.asarray(indices, dtype=float).reshape(-1, 3)
+    total = np.zeros(len(indices), dtype=np.complex64)
+    for start in range(0, len(frac), PEAK_SEARCH_BLOCK):
+        angles = (2 * np.pi * frac[start : start + PEAK_SEARCH_BLOCK] @ indices.T).astype(np.float32)
+        total += np.cos(angles).sum(axis=0) - 1j * np.sin(angles).sum(axis=0)
+    return np.abs(total) / len(frac)
+
+
+def indexing_basis(cell, peaks, heights, amplitude_at, threshold, g_max):
+    """Reciprocal lattice (integer rows, Miller indices of ``cell``) that indexes the Bragg peaks.
+
+    Thermal motion is correlated: every phonon of the box puts satellites beside the Bragg
+    peaks, at ``G +- q``, and the strong ones pass any threshold. The integer span of all the
+    points above the threshold is then a finer lattice than the crystal's (a supercell in real
+    space: a large, degenerate cell). So the lattice is grown peak by peak, strongest first:
+
+    1. The strongest peaks span it until it has three dimensions.
+    2. A later peak outside it would refine it to ``L' = L + Z p``. A refinement by a Bragg peak
+       of the crystal adds lattice points most of which are Bragg peaks too; one by a
+       satellite adds points ``+-q``, ``G +- q``, ... at which, away from the few strong
+       satellites, there is only diffuse intensity (and none near the origin, where satellites
+       vanish with ``G``). So ``L'`` is taken if at least :data:`REFINE_FRACTION` of its
+       :data:`REFINE_POINTS` new points nearest the origin pass the peak threshold.
+
+    Parameters
+    ----------
+    cell : ndarray of shape (3, 3)
+        The (reduced) cell whose Miller indices the peaks are.
+    peaks : ndarray of shape (m, 3)
+        Miller indices of the points above the threshold.
+    heights : ndarray of shape (m,)
+        Their ``|F|``.
+    amplitude_at : callable
+        ``|F|`` at an array of Miller indices (rows).
+    threshold : float
+        The height a peak passed.
+    g_max : float
+        Largest ``|G|`` searched.
+
+    Returns
+    -------
+    ndarray of shape (3, 3) or None
+        Basis rows, or ``None`` when the peaks span fewer than three dimensions.
+
+    Examples
+    --------
+    The peaks of a simple cubic crystal in a doubled cell, with one satellite beside the
+    strongest peak:
+
+    >>> import numpy as np
+    >>> peaks = np.array([[2, 0, 0], [0, 2, 0], [0, 0, 2], [3, 0, 0], [2, 2, 0]])
+    >>> heights = np.array([1.0, 1.0, 1.0, 0.5, 0.9])
+    >>> def amplitude_at(indices):  # Bragg peaks at even indices, nothing elsewhere
+    ...     return np.where(np.all(np.asarray(indices) % 2 == 0, axis=1), 1.0, 0.0)
+    >>> indexing_basis(np.eye(3), peaks, heights, amplitude_at, 0.1, 2.0).tolist()
+    [[2, 0, 0], [0, 2, 0], [0, 0, 2]]
+    """
+    peaks = np.asarray(peaks, dtype=np.int64).reshape(-1, 3)
+    lengths = np.linalg.norm(peaks @ np.linalg.inv(cell).T, axis=1)
+    # Strongest first; equal heights (a pristine crystal) by length, then by index.
+    order = np.lexsort((*peaks.T[::-1], np.round(lengths, 9), -np.round(np.asarray(heights, dtype=float), 6)))
+    peaks = peaks[order][:MAX_INDEXED_PEAKS]
+    for count in range(1, len(peaks) + 1):
+        if np.linalg.matrix_rank(peaks[:count].astype(float)) == 3:
+            break
+    else:
+        return None
+    basis = integer_basis(peaks[:count])
+    for peak in peaks[count:]:
+        if _contains(basis, peak):
+            continue
+        refined = integer_basis(np.vstack([basis, peak]))
+        new = _nearest_new_points(cell, refined, basis, g_max)
+        if len(new) and np.mean(amplitude_at(new) > threshold) >= REFINE_FRACTION:
+            basis = refined
+    return hermite_form(basis)
+
+
+def hermite_form(basis):
+    """The Hermite normal form of an integer basis (rows): one basis per lattice.
+
+    Upper triangular, positive diagonal, entries above each diagonal entry in ``[0, d)``.
+    Peaks found in another order (a permuted or turned input, float rounding) give the same
+    lattice, and through this form the same basis, hence the same frame.
+
+    Examples
+    --------
+    >>> hermite_form(np.array([[1, 1, 0], [0, -1, 0], [0, 3, 2]])).tolist()  # (1, 1, 0) - (0, 1, 0)
+    [[1, 0, 0], [0, 1, 0], [0, 0, 2]]
+    """
+    form = integer_basis(basis)
+    for col in range(1, 3):
+        for row in range(col):
+            form[row] -= (form[row, col] // form[col, col]) * form[col]
+    return form
+
+
+def _contains(basis, point):
+    """Whether the integer lattice with these basis rows contains ``point``."""
+    coefficients = np.linalg.solve(basis.T.astype(float), np.asarray(point, dtype=float))
+    return bool(np.allclose(coefficients, np.round(coefficients), rtol=0, atol=1e-6))
+
+
+def _nearest_new_points(cell, refined, basis, g_max):
+    """The :data:`REFINE_POINTS` points of ``refined`` nearest the origin that ``basis`` lacks."""
+    from pymatgen.core import Lattice
+
+    to_cartesian = np.linalg.inv(cell).T
+    # Reduced, a basis reaches the nearest points with small coefficients.
+    refined = np.rint(Lattice(refined @ to_cartesian).lll_mapping).astype(np.int64) @ refined
+    span = np.arange(-REFINE_REACH, REFINE_REACH + 1)
+    coefficients = np.stack(np.meshgrid(span, span, span, indexing="ij"), axis=-1).reshape(-1, 3)
+    points = coefficients @ refined
+    lengths = np.linalg.norm(points @ to_cartesian, axis=1)
+    inverse = np.linalg.inv(basis.T.astype(float))
+    inside = points @ inverse.T
+    new = ~np.all(np.abs(inside - np.round(inside)) < 1e-6, axis=1) & (lengths <= g_max)
+    order = np.lexsort((*points[new].T[::-1], np.round(lengths[new], 9)))
+    return points[new][order][:REFINE_POINTS]
 
 
 def _local_maxima(values):

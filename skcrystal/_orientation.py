@@ -47,9 +47,14 @@ def reduce_cell(cell):
         first = np.rint(Lattice(cell).lll_mapping)
         cell = first @ cell
     metric = cell @ cell.T
-    unit = np.abs(metric).max()
-    metric = np.round(metric / unit, METRIC_DIGITS) * unit
-    mapping = np.array(_lll_mapping(tuple(metric.ravel())))
+    # The key is the rounded, dimensionless metric: scaled back, it would differ in its last
+    # bits between a cell and its turned copy, and LLL settles near-ties by those bits.
+    key = tuple(np.round(metric / np.abs(metric).max(), METRIC_DIGITS).ravel() + 0.0)
+    try:
+        mapping = np.array(_lll_mapping(key))
+    except np.linalg.LinAlgError:
+        # Rounding made the metric of a nearly flat cell singular: reduce it exactly.
+        mapping = np.rint(Lattice(cell).lll_mapping)
     return mapping @ cell, mapping @ first
 
 
@@ -86,7 +91,8 @@ def canonical_rotation(primitive_cell):
     >>> np.abs(np.round(tetragonal @ canonical_rotation(tetragonal).T, 6)).tolist()
     [[3.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 5.0]]
     """
-    cell = np.asarray(primitive_cell, dtype=float)
+    # Reduced first: the metric of a skewed cell is ill-conditioned once rounded.
+    cell = reduce_cell(primitive_cell)[0]
     # spglib sees the lattice in a frame built from its rounded metric alone (first vector
     # along x, second in the xy-plane), so a turned input gives spglib identical numbers and
     # the standard frame turns with the crystal, even where the lattice's symmetry leaves

@@ -206,13 +206,12 @@ def _classify_frames(path, fingerprint, predict, args, species, several):
             if len(batch) >= per_batch or n_atoms >= _MAX_BATCH_ATOMS:
                 flush()
                 n_atoms = 0
-        flush()
     except (StructureError, IndexError) as error:
-        rows.append({"path": path, "error": _message(error)})
-        if getattr(error, "frame", None) is not None:
-            rows[-1]["frame"] = error.frame
-    finally:
-        progress.close()
+        frame = getattr(error, "frame", None)
+        rows.append({"path": path, **({} if frame is None else {"frame": frame}), "error": _message(error)})
+    # Also after an error of the whole file: the frames read before it are classified.
+    flush()
+    progress.close()
     if not rows:
         rows.append({"path": path, "error": f"--frames {args.frames} selects no frame of this file"})
     return rows

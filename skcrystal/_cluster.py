@@ -13,6 +13,11 @@ from ._orientation import canonical_rotation, reduce_cell
 SHELL_RTOL = 1e-6
 #: Radius of a basis-site blob, relative to the raw nearest-neighbour distance.
 BLOB_RADIUS = 0.3
+#: Blobs of fewer atoms than this fraction of the largest blob are not basis sites.
+BLOB_MIN_SHARE = 0.2
+#: Primitive cells of more atoms than this are not folded into a basis (the raw
+#: nearest-neighbour distance and the atom nearest the middle of the cell are used).
+MAX_BASIS_ATOMS = 128
 #: The ideal nearest-neighbour distance is trusted within this range of the raw estimate.
 IDEAL_RANGE = (0.8, 1.6)
 #: Neighbours compared, and their relative rounding, when choosing the centre site.
@@ -212,7 +217,8 @@ def ideal_basis(cell, frac_coords, primitive, tolerance):
 
     Atoms are folded into the primitive cell, where the copies of each basis site form a blob
     (spread by displacements, thinned by vacancies, blind to species). The blob centres are
-    the ideal basis. A cell of more than :data:`BASIS_ATOMS` atoms is folded from a fixed
+    the ideal basis; blobs of fewer than :data:`BLOB_MIN_SHARE` times the largest blob's
+    atoms (stray atoms of a hot crystal) are dropped. A cell of more than :data:`BASIS_ATOMS` atoms is folded from a fixed
     random subset of them.
 
     Parameters
@@ -236,7 +242,7 @@ def ideal_basis(cell, frac_coords, primitive, tolerance):
     folded = frac @ (np.asarray(cell) @ np.linalg.inv(primitive))
     folded -= np.floor(folded)
     free = np.ones(len(folded), dtype=bool)
-    centres = []
+    centres, sizes = [], []
     for seed in np.lexsort(np.round(folded, 6).T[::-1]):
         if not free[seed]:
             continue
@@ -249,7 +255,11 @@ def ideal_basis(cell, frac_coords, primitive, tolerance):
             centre = centre + offset[members].mean(axis=0)
         free &= ~members
         centres.append(centre)
-    return np.array(centres)
+        sizes.append(np.count_nonzero(members))
+    # Atoms that thermal motion carried out of their blob form small blobs of their own:
+    # not sites of the crystal.
+    sizes = np.array(sizes)
+    return np.array(centres)[sizes >= BLOB_MIN_SHARE * sizes.max()]
 
 
 def nearest_distance(primitive, basis):
@@ -307,6 +317,10 @@ def canonical_cluster(cell, frac_coords, numbers, n_atoms):
     positions, species = carve_cluster(cell, frac_coords, numbers, n_atoms, centre)
     scale = median_neighbour_distance(positions)
     occupancy = 1.0
+    # A primitive cell of many atoms is no crystal of a known class, or a lattice that the
+    # peaks did not pin down: its basis would cost time and memory in its square.
+    if primitive is not None and len(frac_coords) * abs(np.linalg.det(primitive) / np.linalg.det(cell)) > MAX_BASIS_ATOMS:
+        primitive = None
     if primitive is not None:
         basis = ideal_basis(cell, frac_coords, primitive, BLOB_RADIUS * scale)
         ideal = nearest_distance(primitive, basis)

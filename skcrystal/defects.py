@@ -204,7 +204,7 @@ class Displacements(_DefectGenerator):
 
 
 class ThermalDisplacements(_DefectGenerator):
-    """Displace atoms by harmonic phonons of a Debye solid, commensurate with the box.
+    r"""Displace atoms by harmonic phonons of a Debye solid, commensurate with the box.
 
     Real thermal motion is correlated: long waves carry most of the displacement, spread
     the Bragg peaks and put satellites beside them. Independent Gaussian noise

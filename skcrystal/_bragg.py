@@ -1,4 +1,16 @@
-"""The lattice of a crystal from its Bragg peaks, without a tolerance on atomic positions."""
+"""The lattice of a crystal from its Bragg peaks, without a tolerance on atomic positions.
+
+Bragg peaks survive defects. The structure factor with unit weights,
+``F(G) = (1/N) sum_j exp(-2 pi i G . r_j)``, is evaluated at the reciprocal-lattice points ``G``
+of the input cell up to ``|G| <= G_MAX_FACTOR / (V/N)**(1/3)``. Points whose ``|F|`` stands out
+of the noise floor (``NOISE_SIGMAS`` times the Rayleigh scale estimated from the median, and at
+least ``MIN_PEAK``) are candidates. Correlated thermal motion adds satellites beside every Bragg
+peak (one per phonon of the box, at ``G +- q``), and the strong ones pass that test too, so the
+lattice is not the span of all candidates but the one that indexes the strongest of them
+(:func:`indexing_basis`). It is exact (an integer sublattice of the input cell's reciprocal
+lattice), whatever the vacancies, substitutions or displacements, and its dual is the
+primitive lattice of the crystal (the average lattice of a hot one).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,28 @@
-"""Centre, scale and carve the canonical cluster of a periodic structure."""
+"""Centre, scale and carve the canonical cluster of a periodic structure.
+
+The fingerprint must not depend on how the user wrote the crystal down: primitive or
+conventional cell, supercell, rotation, translation, atom order, defects and thermal motion.
+:func:`canonical_cluster` maps a periodic structure to a finite cluster of atoms in a
+canonical frame, without a tolerance on atomic positions:
+
+1. The lattice of the crystal from its Bragg peaks (:func:`skcrystal._bragg.bragg_lattice`):
+   an exact integer sublattice of the input cell's reciprocal lattice, found peak by peak so
+   that the satellites of thermal motion do not refine it.
+2. Its orientation (:func:`skcrystal._orientation.canonical_rotation`): spglib's standard
+   frame of the bare lattice, chosen from its rounded metric so that it turns with the input.
+3. The length scale, the parent crystal's nearest-neighbour distance: atoms folded into the
+   primitive cell form one blob per basis site, whose centres average out displacements
+   (the plain minimum distance per atom is biased low by them).
+4. A cluster of about ``n_atoms`` atoms (fewer in proportion to the vacancies, so that a
+   defective crystal keeps its parent's cluster radius) is carved from the periodic structure
+   around a canonical basis site (a sphere has no memory of the cell), its last coordination
+   shell completed or dropped so that a pristine cluster keeps the site symmetry.
+
+If no three independent Bragg peaks are found (a liquid, an amorphous solid), the input cell
+itself stands in for the primitive lattice, so the result is still deterministic. A primitive
+cell of more than :data:`MAX_BASIS_ATOMS` atoms is not folded into a basis, so that no step
+costs the square of the number of atoms.
+"""
 
 from __future__ import annotations
 

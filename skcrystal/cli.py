@@ -85,7 +85,7 @@ def build_parser():
     train.add_argument("--epochs", type=int, default=5, help="training epochs (default: 5)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument(
-        "--augment", action="store_true", help="make half the training crystals defective (vacancies, displacements)"
+        "--augment", action="store_true", help="make half the training crystals defective (vacancies, displacements, thermal phonons)"
     )
     train.add_argument(
         "--precision",

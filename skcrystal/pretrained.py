@@ -18,7 +18,9 @@ WEIGHTS = "weights.pt"
 METADATA = "model.json"
 
 
-#: Defects of the augmented recipe, each applied to an equal share of half the crystals.
+#: Defects of the augmented recipe, each applied to an equal share of half the crystals:
+#: vacancy fractions, Gaussian displacements (Angstrom per component) and correlated thermal
+#: motion (:class:`~skcrystal.defects.ThermalDisplacements`, Lindemann ratios).
 AUGMENTATION = (
     ("vacancies", 0.1),
     ("vacancies", 0.3),
@@ -26,6 +28,8 @@ AUGMENTATION = (
     ("displacements", 0.02),
     ("displacements", 0.05),
     ("displacements", 0.08),
+    ("thermal", 0.05),
+    ("thermal", 0.1),
 )
 
 
@@ -42,7 +46,8 @@ def train_pretrained(
     augment : bool, default=False
         ``False`` trains on pristine crystals only, as the paper did. ``True`` makes half of
         them defective, an equal share for each entry of :data:`AUGMENTATION` (vacancy
-        fractions; Gaussian displacements in Angstrom), on supercells of at least 256 atoms.
+        fractions; Gaussian displacements in Angstrom; Debye phonons at Lindemann ratios), on
+        supercells of at least 256 atoms.
     precision : {"float32", "bfloat16"}, default="float32"
         Arithmetic of the training steps (see :class:`~skcrystal.CrystalClassifier`).
     random_state : int, default=0
@@ -94,14 +99,18 @@ def _augment(structures, random_state):
     """Half the structures, in equal random shares, made defective as :data:`AUGMENTATION` says."""
     import numpy as np
 
-    from .defects import Displacements, Vacancies
+    from .defects import Displacements, ThermalDisplacements, Vacancies
 
+    generators = {
+        "vacancies": lambda amount, seed: Vacancies(amount, random_state=seed),
+        "displacements": lambda amount, seed: Displacements(amount, random_state=seed),
+        "thermal": lambda amount, seed: ThermalDisplacements(lindemann=amount, random_state=seed),
+    }
     rng = np.random.RandomState(random_state)
     defective = rng.permutation(len(structures))[len(structures) // 2 :]
     structures = list(structures)
     for (kind, amount), share in zip(AUGMENTATION, np.array_split(defective, len(AUGMENTATION))):
-        seed = rng.randint(2**31 - 1)
-        generator = Vacancies(amount, random_state=seed) if kind == "vacancies" else Displacements(amount, random_state=seed)
+        generator = generators[kind](amount, rng.randint(2**31 - 1))
         for index, changed in zip(share, generator.transform([structures[i] for i in share])):
             structures[index] = changed
     return structures

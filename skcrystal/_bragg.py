@@ -52,7 +52,10 @@ MAX_CANDIDATES = 256
 MAX_INDEXED_PEAKS = 512
 #: A refinement of the indexed lattice is taken when at least this fraction of its new points
 #: nearest the origin are peaks (see :func:`indexing_basis`).
-REFINE_FRACTION = 0.5
+REFINE_FRACTION = 0.35
+#: A predicted lattice point counts as a peak above this many noise scales (and ``MIN_PEAK``):
+#: a noise point passes with probability ``exp(-REFINE_SIGMAS**2 / 2)``, about 1 %.
+REFINE_SIGMAS = 3.0
 #: New points tested per refinement, and the reach (in reduced basis coefficients) searched.
 REFINE_POINTS = 16
 REFINE_REACH = 3
@@ -181,10 +184,11 @@ def bragg_lattice(cell, frac_coords):
     axes = _search_axes(reduced, g_max)
     atoms = _subset(frac, PEAK_SEARCH_ATOMS)
     if np.prod([len(a) for a in axes]) <= DIRECT_SEARCH_POINTS:
-        peaks, heights, threshold = _direct_peaks(reduced, atoms, axes, g_max)
+        peaks, heights, sigma = _direct_peaks(reduced, atoms, axes, g_max)
     else:
-        peaks, heights, threshold = _two_stage_peaks(reduced, frac, g_max)
-    basis = indexing_basis(reduced, peaks, heights, lambda indices: _amplitudes_at(atoms, indices), threshold, g_max)
+        peaks, heights, sigma = _two_stage_peaks(reduced, frac, g_max)
+    bar = max(MIN_PEAK, REFINE_SIGMAS * sigma)
+    basis = indexing_basis(reduced, peaks, heights, lambda indices: _amplitudes_at(atoms, indices), bar, g_max)
     if basis is None:
         return None
     # Reciprocal primitive basis = basis @ reciprocal(reduced); its dual in real space, reduced
@@ -195,15 +199,14 @@ def bragg_lattice(cell, frac_coords):
 def _direct_peaks(cell, frac, axes, g_max):
     """Bragg peaks on the grid ``axes``, every point evaluated.
 
-    Returns the Miller indices of the peaks (rows), their ``|F|`` and the threshold they passed.
+    Returns the Miller indices of the peaks (rows), their ``|F|`` and the noise scale.
     """
     amplitude = _amplitudes(frac, axes)
     lengths = _grid_lengths(cell, axes)
     inside = (lengths <= g_max) & (lengths > 0)
     sigma = 0.0 if len(frac) < MIN_ATOMS_FOR_NOISE else _noise_scale(amplitude[inside])
-    threshold = max(MIN_PEAK, NOISE_SIGMAS * sigma)
-    found = np.nonzero(inside & (amplitude > threshold))
-    return np.stack([axis[index] for axis, index in zip(axes, found)], axis=1), amplitude[found], threshold
+    found = np.nonzero(inside & (amplitude > max(MIN_PEAK, NOISE_SIGMAS * sigma)))
+    return np.stack([axis[index] for axis, index in zip(axes, found)], axis=1), amplitude[found], sigma
 
 
 def _two_stage_peaks(cell, frac, g_max):
@@ -215,7 +218,7 @@ def _two_stage_peaks(cell, frac, g_max):
     # partly empty, a slab in vacuum say, still shows its crystal).
     index = np.ravel_multi_index(np.minimum(np.floor(frac * m).astype(int), m - 1).T, m)
     chunk = frac[index == np.argmax(np.bincount(index, minlength=np.prod(m)))]
-    none = np.zeros((0, 3), dtype=int), np.zeros(0), MIN_PEAK
+    none = np.zeros((0, 3), dtype=int), np.zeros(0), 0.0
     if len(chunk) < MIN_ATOMS_FOR_NOISE:
         return none
     # The chunk's own reciprocal grid is every m-th Miller index of the box; every step-th
@@ -247,9 +250,9 @@ def _two_stage_peaks(cell, frac, g_max):
     amplitudes = np.concatenate(amplitudes)[first]
     keep = np.any(indices != 0, axis=1)
     indices, amplitudes = indices[keep], amplitudes[keep]
-    threshold = max(MIN_PEAK, NOISE_SIGMAS * _noise_scale(amplitudes))
-    found = amplitudes > threshold
-    return indices[found], amplitudes[found], threshold
+    sigma = _noise_scale(amplitudes)
+    found = amplitudes > max(MIN_PEAK, NOISE_SIGMAS * sigma)
+    return indices[found], amplitudes[found], sigma
 
 
 def _amplitudes_at(frac, indices):
@@ -262,7 +265,7 @@ def _amplitudes_at(frac, indices):
     return np.abs(total) / len(frac)
 
 
-def indexing_basis(cell, peaks, heights, amplitude_at, threshold, g_max):
+def indexing_basis(cell, peaks, heights, amplitude_at, bar, g_max):
     """Reciprocal lattice (integer rows, Miller indices of ``cell``) that indexes the Bragg peaks.
 
     Thermal motion is correlated: every phonon of the box puts satellites beside the Bragg
@@ -276,7 +279,10 @@ def indexing_basis(cell, peaks, heights, amplitude_at, threshold, g_max):
        satellite adds points ``+-q``, ``G +- q``, ... at which, away from the few strong
        satellites, there is only diffuse intensity (and none near the origin, where satellites
        vanish with ``G``). So ``L'`` is taken if at least :data:`REFINE_FRACTION` of its
-       :data:`REFINE_POINTS` new points nearest the origin pass the peak threshold.
+       :data:`REFINE_POINTS` new points nearest the origin exceed ``bar``. These points are
+       predicted, not searched for among thousands, so ``bar`` can be lower than the search
+       threshold (:data:`REFINE_SIGMAS` noise scales): a crystal with 70 % vacancies keeps
+       its weaker Bragg peaks.
 
     Parameters
     ----------
@@ -288,8 +294,8 @@ def indexing_basis(cell, peaks, heights, amplitude_at, threshold, g_max):
         Their ``|F|``.
     amplitude_at : callable
         ``|F|`` at an array of Miller indices (rows).
-    threshold : float
-        The height a peak passed.
+    bar : float
+        The height a new lattice point must exceed to count as a peak.
     g_max : float
         Largest ``|G|`` searched.
 
@@ -327,7 +333,7 @@ def indexing_basis(cell, peaks, heights, amplitude_at, threshold, g_max):
             continue
         refined = integer_basis(np.vstack([basis, peak]))
         new = _nearest_new_points(cell, refined, basis, g_max)
-        if len(new) and np.mean(amplitude_at(new) > threshold) >= REFINE_FRACTION:
+        if len(new) and np.mean(amplitude_at(new) > bar) >= REFINE_FRACTION:
             basis = refined
     return hermite_form(basis)
 

@@ -192,8 +192,10 @@ def bragg_lattice(cell, frac_coords):
     if basis is None:
         return None
     # Reciprocal primitive basis = basis @ reciprocal(reduced); its dual in real space, reduced
-    # (the basis of the peaks may be skewed; what follows folds atoms into this cell):
-    return reduce_cell(np.linalg.inv(basis).T @ reduced)[0]
+    # (the basis of the peaks may be skewed; what follows folds atoms into this cell) and
+    # right-handed (the canonical rotation of a left-handed basis would be an inversion off).
+    primitive = reduce_cell(np.linalg.inv(basis).T @ reduced)[0]
+    return primitive if np.linalg.det(primitive) > 0 else -primitive
 
 
 def _direct_peaks(cell, frac, axes, g_max):

@@ -19,11 +19,12 @@ METRIC_DIGITS = 9
 #: exactly before their metric is rounded.
 PRE_REDUCE_SKEW = 50.0
 #: spglib tolerance on the bare primitive lattice, relative to its longest basis vector. A
-#: simulation box under NPT breathes by a few 0.1 %: a cubic crystal whose box has two sides
-#: equal within 1e-4 but not the third looked body-centred tetragonal, whose standard frame
-#: is turned by 45 degrees. The classes' own lattices stay at least 7 % away from a more
-#: symmetric one (:data:`skcrystal.datasets.PROTOTYPES`).
-LATTICE_SYMPREC = 1e-2
+#: simulation box under NPT breathes: its sides differ by 0.1 % (EAM Al at 0.05 Tm) to 1.3 %
+#: (Stillinger-Weber Si at Tm), and a cubic crystal whose box has two sides nearly equal but
+#: not the third looked body-centred tetragonal, whose standard frame is turned by 45
+#: degrees. The classes' own lattices stay at least 7 % away from a more symmetric one
+#: (:data:`skcrystal.datasets.PROTOTYPES`).
+LATTICE_SYMPREC = 3e-2
 
 
 def reduce_cell(cell):

@@ -16,53 +16,72 @@ Systems, potentials (all shipped in ``/usr/share/lammps/potentials``) and meltin
 -------------------------------------------------------------------------------------------
 
 The melting point Tm of each *potential* (not of the real element) sets the temperatures.
-Literature values are quoted where the potential's paper gives one; every potential was also
-checked here with a solid-liquid coexistence run (``--estimate-tm``, see below); the value used
-is the one in the column "Tm used".
+Literature values are used where the potential's authors give one; every potential was also
+checked here with a solid-liquid coexistence run (``--estimate-tm``, below; results in
+``benchmarks/results/md_tm_estimates.json``).
 
-====  =====  ===================  ===========================================  ============  ========
-sys   class  potential            literature Tm of this potential               two-phase     Tm used
-====  =====  ===================  ===========================================  ============  ========
-Al    fcc    Al_mm.eam.fs         none stated in the file (Mendelev, 2007;     {Al_2p}       {Al_tm}
-                                  header: "v2_5_fcc", citation "Unknown")
-Fe    bcc    Fe_mm.eam.fs         1772 K: Mendelev, Han, Srolovitz, Ackland,   {Fe_2p}       {Fe_tm}
-                                  Sun, Asta, Phil. Mag. 83, 3977 (2003)
-Mg    hex/rh Mg_mm.eam.fs         914 K: Sun, Mendelev, Becker, Kudin et al.,  {Mg_2p}       {Mg_tm}
-                                  Phys. Rev. B 73, 024116 (2006)
-Si    diam   Si.sw                1691 +- 20 K: Broughton and Li, Phys. Rev.   {Si_2p}       {Si_tm}
-                                  B 35, 9120 (1987), for Stillinger-Weber,
-                                  Phys. Rev. B 31, 5262 (1985)
-====  =====  ===================  ===========================================  ============  ========
+==========  ======  =============  ==============================================  =========  =======
+system      class   potential      literature Tm of this potential                 two-phase  Tm used
+==========  ======  =============  ==============================================  =========  =======
+Al          fcc     Al_mm.eam.fs   none found: Mendelev's file (2007-06-11, "v2_5    903 K     903 K
+                                   _fcc"), its header cites no paper
+Fe          bcc     Fe_mm.eam.fs   1772 K, Mendelev, Han, Srolovitz, Ackland,       1764 K    1772 K
+                                   Sun, Asta, Phil. Mag. 83, 3977 (2003)
+Mg          hex/rh  Mg_mm.eam.fs   914 K, Sun, Mendelev, Becker, Kudin et al.,       902 K     914 K
+                                   Phys. Rev. B 73, 024116 (2006)
+Si          diam    Si.sw          1691 +- 20 K, Broughton and Li, Phys. Rev. B     1696 K    1691 K
+                                   35, 9120 (1987), for Stillinger and Weber,
+                                   Phys. Rev. B 31, 5262 (1985)
+Si-sc       sc      Si.sw          metastable phase, see below                        -       1691 K
+Si-bct141   bct141  Si.sw          metastable beta-Sn phase, see below                -       1691 K
+==========  ======  =============  ==============================================  =========  =======
+
+Boxes (atoms): Al 10x10x10 fcc cells (4000), Fe 10x10x10 bcc (2000), Mg 14x8x9 orthohexagonal
+hcp cells (a, sqrt(3) a, c; 4032), Si 8x8x8 diamond cells (4096), Si-sc 16x16x16 (4096),
+Si-bct141 8x8x16 beta-Sn cells (4096). ``--small``: 4x4x4 fcc (256), 6x6x6 bcc (432), 6x4x4 hcp
+(384), 4x4x4 diamond (512), 7x7x7 sc (343), 4x4x7 beta-Sn (448).
 
 Notes on the choice: Al_mm.eam.fs has a short cutoff (6.5 A; Al_zhou.eam.alloy has 10.1 A and
 costs about 3x more per step); Al99.eam.alloy (Mishin 1999) is not in the Debian package;
 Al_jnp.eam (Jacobsen-Norskov-Puska) has no melting point we could source. The Mg file is the
 Sun et al. (2006) potential (its header says so), not Mendelev's 2009 Mg potential.
 
-The two-phase estimate (``--estimate-tm``): an elongated box (long axis z) is equilibrated as a
-crystal (NPT at the literature Tm or a guess), its upper half is melted (NVT at 2x that
-temperature, lower half at the guess) and cooled back to the guess, then the whole box runs
-NPH (constant enthalpy, zero pressure, ``aniso``): with both phases present, latent heat pulls the
-temperature to the melting point. Tm is the mean temperature over the second half of the NPH run;
-the crystal order parameter at its end (between 0 and 1 times the crystal's) shows both phases
-survived. Finite size and a 20-40 ps run leave about +-2 % uncertainty.
+The two-phase estimate (``--estimate-tm``): an elongated box (long axis z; 1536 to 3072 atoms) is
+relaxed at 0 K, equilibrated as a crystal for 3 ps (NPT at the literature Tm or a guess), its
+upper half melted for 3 ps (NVT at twice that temperature, the lower half held at it) and cooled
+back for 2 ps, then the whole box runs 30 ps NPH (constant enthalpy, zero pressure, ``aniso``):
+with both phases present, latent heat pulls the temperature to the melting point. Tm is the mean
+temperature over the last 15 ps (standard deviation 13-28 K; the mean drifted by 8 to 25 K between
+the first and the last 7.5 ps, toward the literature values); the crystal order parameter at the
+end shows both phases survived. The Tm used is the literature value where there is one (all
+within 1.5 % of the two-phase value) and the two-phase value for Al.
 
 sc and bct
 ----------
 
-No shipped potential keeps a simple-cubic or a body-centred tetragonal crystal. There is no
-potential in the Debian package for polonium (sc), indium (bct139) or tin (beta-Sn, bct141),
-and the shipped potentials of other elements turn these lattices away within picoseconds:
-``--probe-unstable`` builds sc Al/Fe/Mg/Si, bct139 (c/a = 1.2) Al/Fe/Mg and beta-Sn (bct141)
-Si, relaxes the box at 0 K and runs 2 ps NPT at 0.2 Tm; results: {probe_summary}
+No potential in the Debian package is for polonium (sc), indium (bct139) or tin (beta-Sn, bct141).
+``--probe-unstable`` (``benchmarks/results/md_sc_bct_probes.json``) builds sc Al/Fe/Mg/Si,
+bct139 (c/a = 1.2) Al/Fe/Mg and beta-Sn Si with the shipped potentials, relaxes the box at 0 K
+and runs 2 ps NPT at 0.2 Tm:
+
+- sc Al, Fe, Mg (EAM) fall apart within the 2 ps (order parameter 1 -> 0.004);
+- bct139 is no minimum of the EAM metals: Al slides down the Bain path to fcc (c/a 1.2 -> 1.41),
+  Fe relaxes to bcc already at 0 K (c/a 1.00), Mg shears into an orthorhombic cell;
+- Stillinger-Weber Si keeps both sc (a = 2.612 A at 0 K, -4.062 eV/atom) and beta-Sn
+  (a = 4.971 A, c = 2.787 A, c/a = 0.561, -4.137 eV/atom; diamond: -4.337 eV/atom) as
+  metastable crystals at zero pressure. These two are included (systems "Si-sc" and
+  "Si-bct141"), heated to 0.9 Tm only and without a liquid of their own (the liquid is diamond
+  Si's). They have no melting point of their own that coexistence can measure: in the two-phase
+  runs (sc at 1300 K, beta-Sn at 1400 K) the crystal half collapsed next to the liquid before
+  NPH began. Their T/Tm is relative to diamond Si's 1691 K; the phase check of each point says
+  whether the crystal survived its run.
 
 Temperatures and runs
 ---------------------
 
-T/Tm = 0.05, 0.2, 0.4, 0.6, 0.8, 0.9, 0.96, 1.0, 1.05 (the last three superheated: a perfect
-periodic crystal has no free surface to start melting from and survives for far longer than these
-runs unless it is well beyond its superheating limit of ~1.2-1.3 Tm) and a liquid at 1.5 Tm,
-melted first at 2 Tm.
+T/Tm = 0.05, 0.2, 0.4, 0.6, 0.8, 0.9, 0.96, 1.0, 1.05 (at 1.05 superheated: a perfect periodic
+crystal has no surface or defect to start melting from and survives far longer than these runs
+below its superheating limit of about 1.2-1.3 Tm) and a liquid at 1.5 Tm, melted first at 2 Tm.
 
 All runs: ``fix npt ... aniso 0 0`` (zero pressure, the three box lengths independent, so a
 cubic box breathes and turns slightly orthorhombic), Nose-Hoover thermostat (Tdamp 0.1 ps) and
@@ -108,7 +127,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +135,7 @@ import numpy as np
 POTENTIALS = Path("/usr/share/lammps/potentials")
 FRACTIONS = (0.05, 0.2, 0.4, 0.6, 0.8, 0.9, 0.96, 1.0, 1.05)
 LIQUID_FRACTION = 1.5
+METASTABLE_FRACTIONS = (0.05, 0.2, 0.4, 0.6, 0.8, 0.9)
 MELT_FRACTION = 2.0
 
 # Conventional-cell bases (fractional coordinates).
@@ -152,7 +172,8 @@ class System:
     small_reps: tuple
     tm_reps: tuple  # elongated box for the two-phase estimate
     tm_literature: float | None = None
-    extra: dict = field(default_factory=dict)
+    fractions: tuple = FRACTIONS  # T/Tm of the crystal points
+    liquid: bool = True  # also the melt at 2 Tm and the liquid at 1.5 Tm
 
     @property
     def pair_coeff(self):
@@ -162,7 +183,9 @@ class System:
 # Melting points: literature values where the potential's authors give one, and the two-phase
 # estimates of this script (``--estimate-tm``, run on this project's machine; see the
 # docstring). Al has no literature value for this file, so its two-phase estimate is used.
-TWO_PHASE = {"Al": None, "Fe": None, "Mg": None, "Si": None}
+#: Two-phase estimates (K), benchmarks/results/md_tm_estimates.json: mean T over the last 15 ps
+#: of 30 ps NPH. The metastable SW phases lost their crystal half before coexistence started.
+TWO_PHASE = {"Al": 903.4, "Fe": 1763.7, "Mg": 901.5, "Si": 1696.4, "Si-sc": None, "Si-bct141": None}
 #: Starting temperature of the two-phase run where no literature value exists (K).
 TM_GUESS = {"Al": 930.0, "Si-sc": 1300.0, "Si-bct141": 1400.0}
 
@@ -198,12 +221,14 @@ SYSTEMS = {
         "Stillinger and Weber, Phys. Rev. B 31, 5262 (1985)",
         tm=1691.0, tm_source="diamond Si under SW (Broughton and Li 1987); see the docstring",
         reps=(16, 16, 16), small_reps=(7, 7, 7), tm_reps=(10, 10, 30),
+        fractions=METASTABLE_FRACTIONS, liquid=False,
     ),
     "Si-bct141": System(
         "Si-bct141", "Si", "bct141", "bct141", 4.97, 1.0, 0.561, 28.0855, "sw", "Si.sw",
         "Stillinger and Weber, Phys. Rev. B 31, 5262 (1985)",
         tm=1691.0, tm_source="diamond Si under SW (Broughton and Li 1987); see the docstring",
         reps=(8, 8, 16), small_reps=(4, 4, 7), tm_reps=(5, 5, 27),
+        fractions=METASTABLE_FRACTIONS, liquid=False,
     ),
 }
 
@@ -222,8 +247,8 @@ def lmp_binary():
 def lammps_version():
     out = subprocess.run([lmp_binary(), "-h"], capture_output=True, text=True).stdout
     for line in out.splitlines():
-        if line.startswith("LAMMPS ("):
-            return line.strip()
+        if line.startswith("Large-scale Atomic/Molecular Massively Parallel Simulator"):
+            return "LAMMPS " + line.split(" - ", 1)[1].strip() + f" ({lmp_binary()})"
     return "unknown"
 
 
@@ -483,7 +508,9 @@ def run_system(system, settings, output, work, command, subset=None):
     folder.mkdir(parents=True, exist_ok=True)
     entries, history = [], []  # history: (T, mean box lengths)
     data_in, t_previous = None, None
-    plan = [(f, "solid") for f in FRACTIONS] + [(MELT_FRACTION, "melt"), (LIQUID_FRACTION, "liquid")]
+    plan = [(f, "solid") for f in system.fractions]
+    if system.liquid:
+        plan += [(MELT_FRACTION, "melt"), (LIQUID_FRACTION, "liquid")]
     for index, (fraction, intended) in enumerate(plan):
         t_target = fraction * system.tm
         if intended != "liquid":
@@ -716,7 +743,8 @@ def parse_args(argv=None):
     parser.add_argument("--subset", type=Path, default=None,
                         help="also write the shipped test subset (last frame of each point) here")
     parser.add_argument("--small", action="store_true", help="boxes of about 250-500 atoms")
-    parser.add_argument("--systems", default="Al,Fe,Mg,Si", help="comma-separated (default: all)")
+    parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated (default: all: "
+                        + ", ".join(SYSTEMS) + ")")
     parser.add_argument("--seed", type=int, default=2018)
     parser.add_argument("--frames", type=int, default=10, help="frames per temperature")
     parser.add_argument("--spacing-ps", type=float, default=0.2, help="time between frames")

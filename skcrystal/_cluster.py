@@ -8,8 +8,10 @@ canonical frame, without a tolerance on atomic positions:
 1. The lattice of the crystal from its Bragg peaks (:func:`skcrystal._bragg.bragg_lattice`):
    an exact integer sublattice of the input cell's reciprocal lattice, found peak by peak so
    that the satellites of thermal motion do not refine it.
-2. Its orientation (:func:`skcrystal._orientation.canonical_rotation`): spglib's standard
-   frame of the bare lattice, chosen from its rounded metric so that it turns with the input.
+2. Its orientation (:func:`skcrystal._orientation.canonical_frame`): spglib's standard
+   frame of the bare lattice, chosen from its rounded metric so that it turns with the input,
+   and the small strain of a breathing simulation box taken off (a cubic crystal maps onto
+   an ideal cubic lattice).
 3. The length scale, the parent crystal's nearest-neighbour distance: atoms folded into the
    primitive cell form one blob per basis site, whose centres average out displacements
    (the plain minimum distance per atom is biased low by them).
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._bragg import _subset, bragg_lattice
-from ._orientation import canonical_rotation, reduce_cell
+from ._orientation import _nearest_rotation, canonical_frame, reduce_cell
 
 #: Two distances from the centre closer than this (relative) belong to one coordination shell.
 SHELL_RTOL = 1e-6
@@ -66,7 +68,9 @@ class Cluster:
     ----------
     positions : ndarray of shape (n, 3)
         Cartesian positions, centred on the centroid, scaled so that the parent crystal's
-        nearest-neighbour distance is 1 Angstrom, rotated into the canonical frame.
+        nearest-neighbour distance is 1 Angstrom, rotated into the canonical frame (and the
+        small strain of a breathing box taken off, see
+        :func:`skcrystal._orientation.canonical_frame`).
     numbers : ndarray of shape (n,)
         Atomic numbers.
     rotation : ndarray of shape (3, 3)
@@ -335,7 +339,8 @@ def canonical_cluster(cell, frac_coords, numbers, n_atoms):
     """
     cell = np.asarray(cell, dtype=float)
     primitive = bragg_lattice(cell, frac_coords)
-    rotation = canonical_rotation(cell if primitive is None else primitive)
+    frame = canonical_frame(cell if primitive is None else primitive)
+    rotation = _nearest_rotation(frame.T)
     first_centre = central_atom(cell, frac_coords)
     centre = first_centre
     positions, species = carve_cluster(cell, frac_coords, numbers, n_atoms, centre)
@@ -361,4 +366,4 @@ def canonical_cluster(cell, frac_coords, numbers, n_atoms):
     if size != n_atoms or not np.allclose(centre, first_centre, rtol=0, atol=1e-12):
         positions, species = carve_cluster(cell, frac_coords, numbers, size, centre)
     positions = (positions - positions.mean(axis=0)) / scale
-    return Cluster(positions @ rotation.T, species, rotation, scale)
+    return Cluster(positions @ frame, species, rotation, scale)

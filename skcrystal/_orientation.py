@@ -96,6 +96,36 @@ def canonical_rotation(primitive_cell):
     >>> np.abs(np.round(tetragonal @ canonical_rotation(tetragonal).T, 6)).tolist()
     [[3.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 5.0]]
     """
+    return _nearest_rotation(canonical_frame(primitive_cell).T)
+
+
+def canonical_frame(primitive_cell):
+    """Linear map taking a lattice to the ideal standard lattice of its Bravais lattice.
+
+    The rotation of :func:`canonical_rotation`, followed by the small volume-preserving
+    strain that spglib's idealisation removes: a cubic crystal in a simulation box that
+    breathes under NPT (sides up to :data:`LATTICE_SYMPREC` apart) is mapped onto a cubic
+    lattice, so its cluster is the cluster of the unstrained crystal. A lattice that is
+    already ideal is only rotated.
+
+    Parameters
+    ----------
+    primitive_cell : ndarray of shape (3, 3)
+        Lattice vectors (rows).
+
+    Returns
+    -------
+    ndarray of shape (3, 3)
+        ``F`` with unit determinant; a Cartesian row vector ``r`` maps to ``r @ F``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> breathing = np.diag([3.0, 3.0, 3.03])  # a simple cubic box 1 % taller
+    >>> ideal = breathing @ canonical_frame(breathing)
+    >>> np.round(np.sort(np.abs(ideal).max(axis=1)), 4).tolist()
+    [3.01, 3.01, 3.01]
+    """
     # Reduced first: the metric of a skewed cell is ill-conditioned once rounded.
     cell = reduce_cell(primitive_cell)[0]
     # spglib sees the lattice in a frame built from its rounded metric alone (first vector
@@ -107,12 +137,12 @@ def canonical_rotation(primitive_cell):
     key = tuple(np.round(metric / unit, METRIC_DIGITS).ravel())
     upright = np.linalg.cholesky(np.reshape(key, (3, 3)))
     to_upright = _nearest_rotation(np.linalg.solve(cell / np.sqrt(unit), upright))
-    return _nearest_rotation(_standard_rotation(key)) @ to_upright.T
+    return to_upright @ _standard_map(key)
 
 
 @functools.lru_cache(maxsize=4096)
-def _standard_rotation(metric):
-    """spglib's rotation of the upright lattice with this (rounded, normalised) metric.
+def _standard_map(metric):
+    """Map (row vectors) from the upright lattice of this rounded metric to spglib's ideal one.
 
     Cached: crystals of one lattice shape (every cubic crystal, every copy of a prototype)
     share it, and spglib takes milliseconds even for a bare lattice.
@@ -123,7 +153,13 @@ def _standard_rotation(metric):
             dataset = spglib.get_symmetry_dataset((upright, [[0.0, 0.0, 0.0]], [1]), symprec=LATTICE_SYMPREC)
     except getattr(spglib, "SpglibError", RuntimeError):  # spglib >= 2.5 raises where older versions returned None
         dataset = None
-    return np.eye(3) if dataset is None else np.asarray(dataset.std_rotation_matrix, dtype=float)
+    if dataset is None:
+        return np.eye(3)
+    # The conventional cell before idealisation, in the upright frame, and the ideal one.
+    conventional = np.linalg.inv(dataset.transformation_matrix).T @ upright
+    mapping = np.linalg.solve(conventional, np.asarray(dataset.std_lattice, dtype=float))
+    # Volume kept (the scale is measured before), and proper (a sign is an inversion).
+    return mapping / np.cbrt(np.linalg.det(mapping))
 
 
 def _nearest_rotation(matrix):

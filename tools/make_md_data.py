@@ -92,8 +92,11 @@ thermal expansion extrapolated from the two previous points and its velocities s
 2 T_new - T_old (equipartition in the harmonic limit), then equilibrates ``--equil-ps`` and
 writes ``--frames`` frames ``--spacing-ps`` apart. The liquid starts from the last solid state,
 melts for ``--melt-ps`` at 2 Tm, then runs at 1.5 Tm like a solid point with a longer
-equilibration. The run lengths are set so that the full set takes about 15 minutes on one core
-of this project's machine (2 ms per atom and step for the EAM metals).
+equilibration. The run lengths are set so that the four main systems take about 15 minutes on
+one core of this project's machine (about 2 us per atom and step for the EAM metals). Measured
+(LAMMPS CPU time, one core): Al 234 s, Fe 92 s, Mg 232 s, Si 232 s (790 s, 13 min), and the
+metastable Si-sc 372 s and Si-bct141 347 s (in sc Si, 18 neighbours inside the SW cutoff make
+three-body terms 4x dearer per atom): 1509 s, 25 min, for all six (1607 s wall).
 
 Each production run is checked: the crystal order parameter of every frame,
 ``S = < |sum_j exp(2 pi i K . s_j)|^2 > / N^2`` over the strongest low-index reflections K of the
@@ -106,14 +109,20 @@ frames are not all crystalline is written with ``phase`` "liquid" or "mixed" (an
 Usage
 -----
 
-    python tools/make_md_data.py                          # full set into md_data/ (~15 min)
+    python tools/make_md_data.py --subset tests/data/md   # full set into md_data/ (25 min) and
+                                                          # the shipped subset (how both were made)
+    python tools/make_md_data.py --systems Al,Fe,Mg,Si    # the four main systems only (13 min)
     python tools/make_md_data.py --small                  # ~250-500 atoms into md_data_small/
-    python tools/make_md_data.py --subset tests/data/md   # also the small shipped test subset
     python tools/make_md_data.py --estimate-tm            # the two-phase melting points
     python tools/make_md_data.py --probe-unstable         # the sc / bct probes
 
+The subset (``--subset``, 2.2 MB for 52 points) holds the last frame of each point, positions
+rounded to 4 decimals, gzipped extxyz, with the point's metadata; ``index.json`` lists it.
+``--systems`` reruns some systems only: the index of the folder (and of the subset) keeps the
+other systems' points.
+
 Deterministic for a given ``--seed``, LAMMPS build and machine (one MPI rank; LAMMPS's ``opt``
-styles where they exist).
+styles where they exist): a second run of Fe gave byte-identical dumps and extxyz files.
 """
 
 import argparse
@@ -245,7 +254,7 @@ def lmp_binary():
 
 
 def lammps_version():
-    out = subprocess.run([lmp_binary(), "-h"], capture_output=True, text=True).stdout
+    out = subprocess.run([lmp_binary(), "-h"], check=False, capture_output=True, text=True).stdout
     for line in out.splitlines():
         if line.startswith("Large-scale Atomic/Molecular Massively Parallel Simulator"):
             return "LAMMPS " + line.split(" - ", 1)[1].strip() + f" ({lmp_binary()})"
@@ -265,7 +274,7 @@ def run_lammps(script, folder, name="in.lammps"):
     log = folder / (name + ".log")
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = [lmp_binary(), "-sf", "opt", "-nocite", "-in", name, "-log", log.name, "-screen", "none"]
-    proc = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, check=False, cwd=folder, env=env, capture_output=True, text=True)
     text = log.read_text() if log.exists() else ""
     if proc.returncode != 0 or "ERROR" in text:
         tail = "\n".join((text or proc.stdout + proc.stderr).splitlines()[-30:])
@@ -307,7 +316,8 @@ def header(system, *, reps=None, data=None, lattice=None):
     if data is not None:
         lines.append(f"read_data {data}")
     else:
-        lines += [lattice or lattice_command(system, system.lattice), f"region box block 0 {reps[0]} 0 {reps[1]} 0 {reps[2]}",
+        lines += [lattice or lattice_command(system, system.lattice),
+                  f"region box block 0 {reps[0]} 0 {reps[1]} 0 {reps[2]}",
                   "create_box 1 box", "create_atoms 1 box"]
     lines += [
         f"mass 1 {system.mass}",
@@ -421,7 +431,7 @@ class Settings:
     small: bool = False
 
     def steps(self, ps):
-        return int(round(ps * 1000))
+        return round(ps * 1000)
 
 
 def stage_script(system, settings, *, t_target, t_previous, data_in, data_out, dump, scale=None,
@@ -728,7 +738,8 @@ write_dump all custom end.lammpstrj id type element x y z modify element {system
             "cell_after_2ps_A": [round(float(x), 4) for x in lengths],
         })
         print(f"  {name} {kind:7s} relaxed cell {results[-1]['relaxed_cell_A']} "
-              f"S relaxed {results[-1]['order_relaxed']:.3f} -> after 2 ps {results[-1]['order_after_2ps']:.3f}",
+              f"S relaxed {results[-1]['order_relaxed']:.3f} "
+              f"-> after 2 ps {results[-1]['order_after_2ps']:.3f}",
               flush=True)
     return results
 
@@ -779,13 +790,13 @@ def main(argv=None):
                 guess = TM_GUESS.get(name) or system.tm_literature or system.tm
                 results.append(estimate_tm(system, settings, work, guess, nph_ps=args.nph_ps))
                 print(json.dumps(results[-1]), flush=True)
-            (output / "tm_estimates.json").write_text(
-                json.dumps({"command": command, "lammps": lammps_version(), "results": results}, indent=1) + "\n")
+            report = {"command": command, "lammps": lammps_version(), "results": results}
+            (output / "tm_estimates.json").write_text(json.dumps(report, indent=1) + "\n")
             return
         if args.probe_unstable:
             results = probe_unstable(settings, work)
-            (output / "sc_bct_probes.json").write_text(
-                json.dumps({"command": command, "lammps": lammps_version(), "results": results}, indent=1) + "\n")
+            report = {"command": command, "lammps": lammps_version(), "results": results}
+            (output / "sc_bct_probes.json").write_text(json.dumps(report, indent=1) + "\n")
             return
         entries = []
         for name in names:

@@ -53,6 +53,10 @@ import numpy as np
 HERE = Path(__file__).resolve()
 ROOT = HERE.parents[1]
 RMSD_CUTOFFS = (0.1, 0.15, 0.0)
+SYSTEM_ORDER = ("Al", "Fe", "Mg", "Si", "Si-sc", "Si-bct141")
+#: The classes each OVITO method has a template for (others: "n/a" in the table).
+PTM_CLASSES = {"fcc", "bcc", "hex/rh", "diam", "sc"}
+CNA_CLASSES = {"fcc", "bcc", "hex/rh", "diam"}  # diam: Identify Diamond
 STARTUP_TIMEOUT = 600
 
 
@@ -72,8 +76,9 @@ def load_points(data, systems=None):
         metas = [m for m in metas if "class_label" in m]
     if systems:
         metas = [m for m in metas if m["system"] in systems]
-    order = {"Al": 0, "Fe": 1, "Mg": 2, "Si": 3}
-    metas.sort(key=lambda m: (order.get(m["system"], 9), m["system"], m["intended_phase"] == "liquid", m["T_over_Tm"]))
+    order = {name: rank for rank, name in enumerate(SYSTEM_ORDER)}
+    metas.sort(key=lambda m: (order.get(m["system"], len(order)), m["system"],
+                              m["intended_phase"] == "liquid", m["T_over_Tm"]))
     for meta in metas:
         meta["path"] = str(data / meta["files"]["extxyz"])
     return metas
@@ -83,7 +88,7 @@ def chosen_frames(n_frames, per_point):
     """``per_point`` frame indices spread evenly over ``n_frames`` (all if None)."""
     if per_point is None or per_point >= n_frames:
         return list(range(n_frames))
-    return sorted({int(round(x)) for x in np.linspace(0, n_frames - 1, per_point)})
+    return sorted({round(float(x)) for x in np.linspace(0, n_frames - 1, per_point)})
 
 
 def is_crystal(meta):
@@ -114,9 +119,7 @@ def worker(args):
     frames = ase.io.read(args.worker, index=":")
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     vm = int(re.search(r"VmSize:\s+(\d+)", Path("/proc/self/status").read_text()).group(1)) * 1024
-    limit = int(args.memory_limit_gb * 2**30)
-    if limit < vm + 2**30:
-        limit = vm + 2**30
+    limit = max(int(args.memory_limit_gb * 2**30), vm + 2**30)
     resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
     print(json.dumps({"ready": True, "baseline_rss_mib": baseline / 1024, "vm_mib": vm / 2**20,
                       "rlimit_as_mib": limit / 2**20,
@@ -126,12 +129,11 @@ def worker(args):
         result = {"frame": index}
         try:
             result["label"] = str(model.predict([frames[index]])[0])
-        except BaseException as error:  # noqa: BLE001 -- the benchmark counts every failure
-            if isinstance(error, KeyboardInterrupt):
-                raise
+        except Exception as error:  # noqa: BLE001 -- counts every failure, MemoryError included
             result["error"] = type(error).__name__
             cause = error.__cause__
-            if cause is not None:  # skcrystal wraps unexpected errors: name the original
+            if cause is not None and not type(cause).__name__.startswith("_"):
+                # skcrystal wraps unexpected errors in a StructureError: name the original too
                 result["error"] = f"{type(error).__name__}({type(cause).__name__})"
             result["message"] = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
         result["seconds"] = time.perf_counter() - started
@@ -156,7 +158,7 @@ def skcrystal_point(meta, indices, args):
         lines = queue.Queue()
         threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True).start()
         errors = []
-        threading.Thread(target=lambda: errors.extend(proc.stderr), daemon=True).start()
+        threading.Thread(target=errors.extend, args=(proc.stderr,), daemon=True).start()
         timeout = STARTUP_TIMEOUT
         while todo:
             try:
@@ -171,8 +173,8 @@ def skcrystal_point(meta, indices, args):
                 code = proc.wait()
                 if "ready" not in info:
                     raise RuntimeError(f"worker failed to start (exit {code}):\n{''.join(errors)[-3000:]}")
-                results.append({"frame": todo.pop(0), "error": f"WorkerDied(exit {code})",
-                                "message": "".join(errors).strip().splitlines()[-1:][0][:300] if errors else ""})
+                last = ("".join(errors).strip().splitlines() or [""])[-1][:300]
+                results.append({"frame": todo.pop(0), "error": f"WorkerDied(exit {code})", "message": last})
                 break
             record = json.loads(line)
             if record.get("ready"):
@@ -208,11 +210,13 @@ def summarise_skcrystal(meta, results):
 
 
 def ovito_modifiers(meta, rmsd_cutoffs):
-    """``{column: (modifier, right type value or None)}`` for one point."""
+    """``{column: (modifier, right structure type or None)}`` for one point; None where the
+    method has no template for the point's class."""
     from ovito.modifiers import CommonNeighborAnalysisModifier as CNA
     from ovito.modifiers import IdentifyDiamondModifier as Diamond
     from ovito.modifiers import PolyhedralTemplateMatchingModifier as PTM
 
+    label = meta["class_label"]
     right_ptm = {"fcc": PTM.Type.FCC, "bcc": PTM.Type.BCC, "hex/rh": PTM.Type.HCP,
                  "diam": PTM.Type.CUBIC_DIAMOND, "sc": PTM.Type.SC}
     columns = {}
@@ -220,13 +224,14 @@ def ovito_modifiers(meta, rmsd_cutoffs):
         ptm = PTM(rmsd_cutoff=cutoff)
         for kind in (PTM.Type.SC, PTM.Type.CUBIC_DIAMOND, PTM.Type.HEX_DIAMOND):
             ptm.structures[kind].enabled = True
-        columns[f"PTM {cutoff:g}" if cutoff else "PTM off"] = (ptm, int(right_ptm.get(meta["class_label"], -1)))
-    if meta["class_label"] == "diam":
+        right = int(right_ptm[label]) if label in right_ptm else None
+        columns[f"PTM {cutoff:g}" if cutoff else "PTM off"] = (ptm, right)
+    if label == "diam":
         columns["a-CNA / IdDiamond"] = (Diamond(), int(Diamond.Type.CUBIC_DIAMOND))
     else:
         right_cna = {"fcc": CNA.Type.FCC, "bcc": CNA.Type.BCC, "hex/rh": CNA.Type.HCP}
-        columns["a-CNA / IdDiamond"] = (CNA(mode=CNA.Mode.AdaptiveCutoff),
-                                        int(right_cna.get(meta["class_label"], -1)))
+        right = int(right_cna[label]) if label in right_cna else None
+        columns["a-CNA / IdDiamond"] = (CNA(mode=CNA.Mode.AdaptiveCutoff), right)
     return columns
 
 
@@ -242,14 +247,17 @@ def ovito_point(meta, frames, rmsd_cutoffs):
             data.apply(modifier)
             seconds.append(time.perf_counter() - started)
             types = np.asarray(data.particles["Structure Type"])
-            fractions.append(float(np.mean(types == right)))
+            fractions.append(None if right is None else float(np.mean(types == right)))
             others.append(float(np.mean(types == 0)))
             lookup = {t.id: t.name for t in data.particles["Structure Type"].types}
-            names.update({lookup.get(int(k), str(k)): int(v) for k, v in zip(*np.unique(types, return_counts=True))})
+            values, counts = np.unique(types, return_counts=True)
+            names.update({lookup.get(int(k), str(k)): int(v) for k, v in zip(values, counts)})
         total = sum(names.values())
+        templated = right is not None
         out[column] = {
-            "fraction_right": float(np.mean(fractions)),
-            "fraction_right_min": float(np.min(fractions)),
+            "right_type": right,
+            "fraction_right": float(np.mean(fractions)) if templated else None,
+            "fraction_right_min": float(np.min(fractions)) if templated else None,
             "fraction_other": float(np.mean(others)),
             "types": {k: round(v / total, 4) for k, v in names.most_common()},
             "seconds_per_frame_median": statistics.median(seconds),
@@ -259,6 +267,16 @@ def ovito_point(meta, frames, rmsd_cutoffs):
 
 # ----------------------------------------------------------------------------------------------
 # Report
+
+
+def ovito_cell(point, column):
+    if not point.get("ovito"):
+        return "-"
+    result = point["ovito"][column]
+    if result["fraction_right"] is None:  # no template: what it said instead
+        top = next(iter(result["types"].items()), ("-", 0))
+        return f"n/a ({top[0]} {100 * top[1]:.0f})"
+    return percent(result["fraction_right"])
 
 
 def percent(x):
@@ -271,15 +289,18 @@ def label_mix(labels, n):
 
 def markdown(report):
     columns = report["ovito_columns"]
-    lines = [f"`{report['command']}`", "",
-             f"skcrystal {report['skcrystal_version']} (git {report['git']}, `{report['skcrystal_path']}`), OVITO {report['ovito_version']}, "
+    about = (f"skcrystal {report['skcrystal_version']} (git {report['git']}, "
+             f"`{report['skcrystal_path']}`), OVITO {report['ovito_version']}, "
              f"{report['threads']} thread(s), frames per point: {report['frames_per_point'] or 'all'}, "
-             f"data: `{report['data']}`, {report['seconds']:.0f} s in all.", "",
-             "Crystals: % of frames given the right class (skcrystal) and % of atoms given the right "
-             "structure type (OVITO, mean over frames). Errors: frames that raised (counted wrong). "
-             "Peak MiB: extra resident memory of the worst frame (ru_maxrss after minus before, "
-             "fresh worker per point). Liquids (and melted points): skcrystal's labels, % of frames; "
-             "OVITO: % of atoms 'other'.", ""]
+             f"data: `{report['data']}`, {report['seconds']:.0f} s in all.")
+    legend = ("Crystals: % of frames given the right class (skcrystal) and % of atoms given the right "
+              "structure type (OVITO, mean over frames). Errors: frames that raised, timed out or "
+              "killed the worker (counted wrong). "
+              "Peak MiB: extra resident memory of the worst frame (ru_maxrss after minus before, "
+              "fresh worker per point). Liquids (and melted points): skcrystal's labels, % of frames; "
+              "OVITO: % of atoms 'other'. n/a: the method has no template for the class (PTM: bct141; "
+              "a-CNA: sc, bct141); in brackets its most frequent label, % of atoms.")
+    lines = [f"`{report['command']}`", "", about, "", legend, ""]
     head = ["system", "class", "T/Tm", "T (K)", "N", "frames", "skcrystal % right", "errors",
             "s/frame", "peak MiB"] + columns
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -290,7 +311,7 @@ def markdown(report):
             right = percent(sk["fraction_correct"])
             if sk["labels"] and set(sk["labels"]) != {point["class_label"]}:
                 right += f" ({label_mix(sk['labels'], sk['frames'])})"
-            ovito = [percent(point["ovito"][c]["fraction_right"]) if point.get("ovito") else "-" for c in columns]
+            ovito = [ovito_cell(point, c) for c in columns]
         else:
             right = f"{point['phase']}: " + (label_mix(sk["labels"], sk["frames"]) or "no label")
             ovito = [f"other {percent(point['ovito'][c]['fraction_other'])}" if point.get("ovito") else "-"
@@ -310,12 +331,15 @@ def totals(report):
     right = sum(p["skcrystal"]["fraction_correct"] * p["skcrystal"]["frames"] for p in crystals)
     errors = sum(p["skcrystal"]["n_errors"] for p in report["points"])
     all_frames = sum(p["skcrystal"]["frames"] for p in report["points"])
-    text = (f"Crystal frames: skcrystal right on {right:.0f} of {frames} ({100 * right / max(frames, 1):.1f} %); "
-            f"frames that raised: {errors} of {all_frames} (liquids included).")
+    share = 100 * right / max(frames, 1)
+    text = (f"Crystal frames: skcrystal right on {right:.0f} of {frames} ({share:.1f} %); "
+            f"frames that failed (raised, timed out or killed): {errors} of {all_frames} (liquids included).")
     for column in report["ovito_columns"]:
         values = [p["ovito"][column]["fraction_right"] for p in crystals if p.get("ovito")]
+        values = [v for v in values if v is not None]
         if values:
-            text += f" {column}: {100 * np.mean(values):.1f} % of crystal atoms right (mean over points)."
+            text += (f" {column}: {100 * np.mean(values):.1f} % of crystal atoms right (mean over the "
+                     f"{len(values)} points it has a template for).")
     return text
 
 
@@ -327,7 +351,7 @@ def git_describe(package):
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=folder, capture_output=True,
                                 text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "skcrystal"],
-                               cwd=folder, capture_output=True, text=True).stdout.strip()
+                               check=False, cwd=folder, capture_output=True, text=True).stdout.strip()
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -376,7 +400,8 @@ def main(argv=None):
 
             ovito_version = ovito.version_string
         except ImportError:
-            print("OVITO not installed (pip install ovito, or the 'bench' extra): skipping it", file=sys.stderr)
+            print("OVITO not installed (pip install ovito, or the 'bench' extra): skipping it",
+                  file=sys.stderr)
     cutoffs = (0.1,) if args.quick else RMSD_CUTOFFS
     report = {
         "command": command,

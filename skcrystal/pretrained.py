@@ -111,6 +111,8 @@ def _augment(structures, random_state):
     structures = list(structures)
     for (kind, amount), share in zip(AUGMENTATION, np.array_split(defective, len(AUGMENTATION))):
         generator = generators[kind](amount, rng.randint(2**31 - 1))
+        if len(share) == 0:  # fewer defective crystals than kinds of defect
+            continue
         for index, changed in zip(share, generator.transform([structures[i] for i in share])):
             structures[index] = changed
     return structures

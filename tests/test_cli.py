@@ -88,7 +88,8 @@ def test_train_command_writes_a_loadable_model(tmp_path, capsys):
     status = main(argv + ["--augment", "--precision", "bfloat16"])
     info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert status == 0 and info["n_structures"] == 70
-    assert info["precision"] == "bfloat16" and len(info["augmentation"]) == 6
+    assert info["precision"] == "bfloat16" and len(info["augmentation"]) == 8
+    assert ["thermal", 0.1] in info["augmentation"]
     assert load_pretrained(tmp_path).predict([GOOD[0]]).shape == (1,)
 
 

@@ -41,6 +41,25 @@ def test_augmentation_makes_half_the_crystals_defective():
     assert _augment(structures, random_state=0)[changed[0]] == augmented[changed[0]]
 
 
+def test_augmentation_includes_thermal_phonons(monkeypatch):
+    from skcrystal import pretrained
+    from skcrystal.defects import supercell
+
+    assert ("thermal", 0.1) in pretrained.AUGMENTATION
+    monkeypatch.setattr(pretrained, "AUGMENTATION", (("thermal", 0.1),))
+    structures, _ = make_prototype_dataset(2, classes=["fcc", "bcc"], random_state=1)
+    augmented = _augment(structures, random_state=0)
+    changed = [i for i, (a, b) in enumerate(zip(structures, augmented)) if a is not b]
+    assert len(changed) == 2
+    for i in changed:
+        box = supercell(structures[i])
+        shift = augmented[i].cart_coords - box.cart_coords
+        bond = np.sort(box.distance_matrix[0])[1]
+        # Every atom kept and moved, by a Lindemann ratio of 0.1.
+        assert len(augmented[i]) == len(box)
+        assert np.sqrt(np.mean(np.sum(shift**2, axis=1))) / bond == pytest.approx(0.1, rel=0.02)
+
+
 def test_saved_model_predicts_as_the_trained_one(tiny):
     pipeline, _, folder = tiny
     loaded = load_pretrained(folder)

@@ -186,7 +186,7 @@ def bragg_lattice(cell, frac_coords):
     if np.prod([len(a) for a in axes]) <= DIRECT_SEARCH_POINTS:
         peaks, heights, sigma = _direct_peaks(reduced, atoms, axes, g_max)
     else:
-        peaks, heights, sigma = _two_stage_peaks(reduced, frac, g_max)
+        peaks, heights, sigma = _two_stage_peaks(reduced, frac, atoms, g_max)
     bar = max(MIN_PEAK, REFINE_SIGMAS * sigma)
     basis = indexing_basis(reduced, peaks, heights, lambda indices: _amplitudes_at(atoms, indices), bar, g_max)
     if basis is None:
@@ -211,8 +211,11 @@ def _direct_peaks(cell, frac, axes, g_max):
     return np.stack([axis[index] for axis, index in zip(axes, found)], axis=1), amplitude[found], sigma
 
 
-def _two_stage_peaks(cell, frac, g_max):
-    """Bragg peaks of a large cell (see :func:`bragg_lattice`), as :func:`_direct_peaks` gives them."""
+def _two_stage_peaks(cell, frac, atoms, g_max):
+    """Bragg peaks of a large cell (see :func:`bragg_lattice`), as :func:`_direct_peaks` gives them.
+
+    ``atoms`` is the subset of ``frac`` that the second stage evaluates.
+    """
     widths = 1.0 / np.linalg.norm(np.linalg.inv(cell), axis=0)
     edge = (abs(np.linalg.det(cell)) * CHUNK_ATOMS / len(frac)) ** (1 / 3)
     m = np.maximum(1, np.round(widths / edge)).astype(int)
@@ -237,7 +240,6 @@ def _two_stage_peaks(cell, frac, g_max):
     grid_points = np.unravel_index(strongest, amplitude.shape)
     candidates = np.stack([axis[index] for axis, index in zip(axes, grid_points)], axis=1)
 
-    atoms = _subset(frac, PEAK_SEARCH_ATOMS)
     # A peak is within step/2 of its candidate; at least one neighbour each way is evaluated
     # too, so that most points are off the lattice and give the noise level.
     offsets = [np.arange(-max(1, k // 2), max(1, k // 2) + 1) for k in step]
@@ -367,11 +369,9 @@ def _contains(basis, point):
 
 def _nearest_new_points(cell, refined, basis, g_max):
     """The :data:`REFINE_POINTS` points of ``refined`` nearest the origin that ``basis`` lacks."""
-    from pymatgen.core import Lattice
-
     to_cartesian = np.linalg.inv(cell).T
     # Reduced, a basis reaches the nearest points with small coefficients.
-    refined = np.rint(Lattice(refined @ to_cartesian).lll_mapping).astype(np.int64) @ refined
+    refined = np.rint(reduce_cell(refined @ to_cartesian)[1]).astype(np.int64) @ refined
     span = np.arange(-REFINE_REACH, REFINE_REACH + 1)
     coefficients = np.stack(np.meshgrid(span, span, span, indexing="ij"), axis=-1).reshape(-1, 3)
     points = coefficients @ refined

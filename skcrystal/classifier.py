@@ -11,6 +11,8 @@ from skorch.callbacks import EpochScoring
 from skorch.dataset import ValidSplit
 from torch import nn
 
+from . import _novelty
+
 #: Arithmetic of the training steps (``CrystalClassifier(precision=...)``).
 PRECISIONS = ("float32", "bfloat16")
 
@@ -125,6 +127,19 @@ class CrystalClassifier(NeuralNetClassifier):
         Arithmetic of the training steps. ``"bfloat16"`` autocasts them to bfloat16 (about
         1.7 times faster on CPUs with AVX512-BF16 or AMX, and on recent GPUs); validation
         and predictions stay in float32.
+    novelty : {"mahalanobis", "knn", "energy", "max_proba"}, default="mahalanobis"
+        The novelty score of :meth:`score_samples` (see the user guide for how they compare):
+        minus the smallest Mahalanobis distance of the penultimate features to a class mean
+        (shared covariance), minus the distance to the 10th nearest training feature (unit
+        length), the log-sum-exp of the logits, or the largest probability.
+    acceptance : float, default=0.99
+        Least share of held-out images of the training classes whose score is at least
+        ``offset_``: the threshold is their ``1 - acceptance`` quantile (rounded down to a
+        score of one of them). The held-out images are the validation split of
+        ``train_split`` (the training images if it is ``None``).
+    unknown_label : object or None, default="unknown"
+        What :meth:`predict` returns for an image scored below ``offset_``; ``None`` turns the
+        reject option off.
     verbose : int, default=0
     **kwargs
         Any other skorch parameter (``device="cuda"``, ``callbacks``, ``module__dropout``,
@@ -136,6 +151,10 @@ class CrystalClassifier(NeuralNetClassifier):
         The labels seen in ``fit``, sorted.
     image_shape_ : tuple of int
         ``(channels, height, width)`` of the training images.
+    offset_ : float
+        Threshold of the novelty score: :meth:`predict` says ``unknown_label`` below it.
+    novelty_ : object
+        The fitted novelty score.
 
     Examples
     --------
@@ -160,6 +179,9 @@ class CrystalClassifier(NeuralNetClassifier):
         train_split=ValidSplit(10, stratified=True),
         random_state=None,
         precision="float32",
+        novelty="mahalanobis",
+        acceptance=0.99,
+        unknown_label="unknown",
         verbose=0,
         **kwargs,
     ):
@@ -177,6 +199,9 @@ class CrystalClassifier(NeuralNetClassifier):
         )
         self.random_state = random_state
         self.precision = precision
+        self.novelty = novelty
+        self.acceptance = acceptance
+        self.unknown_label = unknown_label
 
     @property
     def _default_callbacks(self):
@@ -212,6 +237,10 @@ class CrystalClassifier(NeuralNetClassifier):
         """
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}.")
+        if self.novelty not in _novelty.SCORES:
+            raise ValueError(f"novelty must be one of {sorted(_novelty.SCORES)}, got {self.novelty!r}.")
+        if not 0 < self.acceptance <= 1:
+            raise ValueError(f"acceptance must be in (0, 1], got {self.acceptance!r}.")
         X = self._check_images(X)
         y = np.asarray(y)
         if len(y) != len(X):
@@ -222,7 +251,89 @@ class CrystalClassifier(NeuralNetClassifier):
         self.image_shape_ = X.shape[1:]
         if self.random_state is not None:
             torch.manual_seed(self.random_state)
-        return super().fit(X, self.label_encoder_.transform(y).astype(np.int64), **fit_params)
+        encoded = self.label_encoder_.transform(y).astype(np.int64)
+        super().fit(X, encoded, **fit_params)
+        return self.fit_novelty(X, y)
+
+    def fit_novelty(self, X, y):
+        """Fit the novelty score and its threshold ``offset_``; ``fit`` calls it.
+
+        The score is fitted on the training part of ``train_split``'s split of ``X``, and
+        ``offset_`` is the ``1 - acceptance`` quantile of the scores of the validation part
+        (of the training part too if ``train_split`` is ``None``). Call it yourself to change
+        ``novelty`` or ``acceptance`` of a trained network without training it again.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, channels, n_pixels, n_pixels)
+            The training images.
+        y : array-like of shape (n_samples,)
+            Their labels, as given to ``fit``.
+
+        Returns
+        -------
+        self
+        """
+        self.check_is_fitted()
+        if self.novelty not in _novelty.SCORES:
+            raise ValueError(f"novelty must be one of {sorted(_novelty.SCORES)}, got {self.novelty!r}.")
+        X = self._check_images(X)
+        y = self.label_encoder_.transform(np.asarray(y)).astype(np.int64)
+        train, held_out = self.get_split_datasets(X, y)
+        features, _, labels = self._outputs(train)
+        self.novelty_ = _novelty.SCORES[self.novelty]().fit(features, labels, random_state=self.random_state)
+        if held_out is not None:
+            features, logits, _ = self._outputs(held_out)
+        else:
+            logits = self._outputs(train)[1]
+        # "lower": at least that share of the held-out images is accepted, however few they are.
+        self.offset_ = float(np.quantile(self.novelty_.score(features, logits), 1 - self.acceptance, method="lower"))
+        return self
+
+    def _outputs(self, dataset):
+        """Penultimate features (the input of the last linear layer), logits and targets."""
+        module = self.module_
+        last = [m for m in module.modules() if isinstance(m, nn.Linear)][-1]
+        captured = []
+        hook = last.register_forward_pre_hook(lambda _, inputs: captured.append(inputs[0].detach().cpu()))
+        logits, targets = [], []
+        training = module.training
+        try:
+            module.eval()
+            with torch.no_grad():
+                for batch, target in self.get_iterator(dataset, training=False):
+                    logits.append(module(batch.to(self.device)).float().cpu())
+                    targets.append(torch.as_tensor(target))
+        finally:
+            hook.remove()
+            module.train(training)
+        return (
+            torch.cat(captured).float().numpy().astype(np.float64),
+            torch.cat(logits).numpy().astype(np.float64),
+            torch.cat(targets).numpy(),
+        )
+
+    def score_samples(self, X):
+        """Novelty score: higher means more like the training classes.
+
+        ``predict`` says ``unknown_label`` where it is below ``offset_``. ``novelty`` says
+        which score.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, channels, n_pixels, n_pixels)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        features, logits = self._scored(X)
+        return self.novelty_.score(features, logits)
+
+    def _scored(self, X):
+        self.check_is_fitted(["module_", "novelty_"])
+        features, logits, _ = self._outputs(self.get_dataset(self._check_images(X)))
+        return features, logits
 
     def initialize_module(self):
         """Build the module with the number of classes and image size seen in ``fit``."""
@@ -253,13 +364,27 @@ class CrystalClassifier(NeuralNetClassifier):
         return super().predict_proba(X)
 
     def predict(self, X):
-        """Labels (of the type seen in ``fit``).
+        """Labels (of the type seen in ``fit``), or ``unknown_label`` below ``offset_``.
+
+        ``unknown_label`` is not one of ``classes_``, whose order is that of the columns of
+        ``predict_proba``, which stays closed-set.
 
         Returns
         -------
         ndarray of shape (n_samples,)
+            Of the labels' dtype, or object if ``unknown_label`` is not of their kind.
         """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        if self.unknown_label is None:
+            return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        features, logits = self._scored(X)
+        labels = self.classes_[logits.argmax(axis=1)]
+        unknown = self.novelty_.score(features, logits) < self.offset_
+        unknown_label = np.asarray(self.unknown_label)
+        kinds = {labels.dtype.kind, unknown_label.dtype.kind}
+        same_kind = kinds <= set("US") or kinds <= set("iuf")
+        labels = labels.astype(np.result_type(labels, unknown_label) if same_kind else object)
+        labels[unknown] = self.unknown_label
+        return labels
 
     def predict_uncertainty(self, X, n_samples=30, random_state=None):
         """Monte-Carlo-dropout probabilities and their uncertainty.

@@ -26,13 +26,23 @@ def build_parser():
         description=(
             "Classify each structure file (CIF, POSCAR, extxyz, LAMMPS dump, ...) with the "
             "shipped model, and each frame of a file of several frames (a trajectory): one row "
-            "per frame, with its number in the file (from 0). Files and frames that cannot be "
+            "per frame, with its number in the file (from 0). A structure that is none of the "
+            "model's classes is 'unknown': its novelty score is below the model's threshold; "
+            "'nearest' and 'probability' then name the closest class. Files and frames that cannot be "
             "read or classified are reported in the output and every other one is still "
             "classified; the exit status is 1 if any failed."
         ),
     )
     classify.add_argument("paths", nargs="+", metavar="PATH", help="structure files")
     classify.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
+    classify.add_argument(
+        "--model", metavar="DIR", default=None, help="a model folder written by 'skcrystal train' (default: the shipped one)"
+    )
+    classify.add_argument(
+        "--no-unknown",
+        action="store_true",
+        help="always give the nearest class, never 'unknown' (turns the reject option off)",
+    )
     classify.add_argument(
         "--uncertainty", action="store_true", help="add Monte-Carlo-dropout mutual information and entropy"
     )
@@ -135,7 +145,9 @@ def _classify(args):
     from .io import _SEVERAL_FRAMES, _TYPES_ONLY
     from .pretrained import load_pretrained
 
-    model = load_pretrained()
+    model = load_pretrained(args.model)
+    if args.no_unknown:
+        model.named_steps["classifier"].set_params(unknown_label=None)
     fingerprint = model.named_steps["fingerprint"].set_params(n_jobs=args.jobs)
     predict = _Predictor(fingerprint, model.named_steps["classifier"], args)
     species = {kind: z for part in args.species or [] for kind, z in part.items()} or None
@@ -160,7 +172,7 @@ def _classify(args):
             rows += _classify_frames(record["path"], fingerprint, predict, args, species, by_frame[index])
         else:
             rows.append(record)
-    _write(rows, args.format, uncertainty=args.uncertainty, baseline=args.baseline)
+    _write(rows, args.format, uncertainty=args.uncertainty, baseline=args.baseline, reject=not args.no_unknown)
     return 1 if any("error" in row for row in rows) else 0
 
 
@@ -234,14 +246,26 @@ class _Predictor:
         """``good``: ``(row, cluster, item)`` for each structure; the item is a path or a frame."""
         if not good:
             return
+        from scipy.special import softmax
+
         classifier = self.classifier
         images = self.fingerprint.render([cluster for _, cluster, _ in good])
-        proba = classifier.predict_proba(images)
+        reject = classifier.unknown_label is not None and hasattr(classifier, "novelty_")
+        if reject:
+            features, logits = classifier._scored(images)
+            proba, score = softmax(logits, axis=1), classifier.novelty_.score(features, logits)
+        else:
+            proba = classifier.predict_proba(images)
         extra = classifier.predict_uncertainty(images, random_state=0) if self.uncertainty else None
         spglib = self.baseline.predict([item for _, _, item in good]) if self.baseline else None
         for i, (row, _, _) in enumerate(good):
             best = int(proba[i].argmax())
             row["label"] = str(classifier.classes_[best])
+            if reject:
+                row["nearest"] = row["label"]
+                row["score"] = round(float(score[i]), 4)
+                if score[i] < classifier.offset_:
+                    row["label"] = str(classifier.unknown_label)
             row["probability"] = round(float(proba[i, best]), 6)
             row["probabilities"] = {str(c): round(float(p), 6) for c, p in zip(classifier.classes_, proba[i])}
             if extra is not None:
@@ -255,14 +279,14 @@ def _message(error):
     return getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
 
 
-def _write(records, style, *, uncertainty, baseline):
+def _write(records, style, *, uncertainty, baseline, reject):
     import csv
     import json
 
     # A CSV always has the frame column (empty for a file of one structure), a table only
     # when some row is a frame; a JSON object has "frame" only for the frame of a trajectory.
     frame = ["frame"] if style == "csv" or any("frame" in record for record in records) else []
-    columns = ["path", *frame, "label", "probability"]
+    columns = ["path", *frame, "label"] + (["nearest", "probability", "score"] if reject else ["probability"])
     columns += ["mutual_information", "predictive_entropy"] if uncertainty else []
     columns += ["spglib"] if baseline else []
     if style == "json":

@@ -16,6 +16,8 @@ from pathlib import Path
 SHIPPED = "data/pretrained"
 WEIGHTS = "weights.pt"
 METADATA = "model.json"
+#: Arrays of the fitted novelty score (``numpy.savez``; loaded without pickle).
+NOVELTY = "novelty.npz"
 
 
 #: Defects of the augmented recipe, each applied to an equal share of half the crystals:
@@ -132,19 +134,21 @@ def _pipeline(fingerprint, classifier):
 
 
 def save_pretrained(pipeline, directory, info=None):
-    """Write a fitted fingerprint + classifier pipeline as weights and JSON metadata.
+    """Write a fitted fingerprint + classifier pipeline as weights, arrays and JSON metadata.
 
     Parameters
     ----------
     pipeline : sklearn.pipeline.Pipeline
         Steps ``"fingerprint"`` and ``"classifier"``, fitted.
     directory : str or path-like
-        Created if missing; ``weights.pt`` and ``model.json`` are written into it.
+        Created if missing; ``weights.pt``, ``model.json`` and, if the classifier has a
+        fitted novelty score, ``novelty.npz`` are written into it.
         Class labels must be strings, integers, floats or booleans (they are stored as
         JSON and come back with their type).
     info : dict, default=None
         Recorded in the metadata (e.g. how the model was trained).
     """
+    import numpy as np
     import torch
 
     fingerprint = pipeline.named_steps["fingerprint"]
@@ -163,6 +167,15 @@ def save_pretrained(pipeline, directory, info=None):
         "module": module_params,
         "info": info or {},
     }
+    novelty = getattr(classifier, "novelty_", None)
+    if novelty is not None:
+        np.savez(directory / NOVELTY, **novelty.state)
+        metadata["novelty"] = {
+            "score": novelty.name,
+            "offset": classifier.offset_,
+            "acceptance": classifier.acceptance,
+            "unknown_label": classifier.unknown_label,
+        }
     (directory / METADATA).write_text(json.dumps(metadata, indent=2) + "\n")
 
 
@@ -206,7 +219,13 @@ def load_pretrained(directory=None, *, device="cpu"):
         f"module__{key}": tuple(value) if isinstance(value, list) else value
         for key, value in metadata["module"].items()
     }
-    classifier = CrystalClassifier(device=device, **module_params)
+    novelty = metadata.get("novelty")
+    reject = (
+        {"novelty": novelty["score"], "acceptance": novelty["acceptance"], "unknown_label": novelty["unknown_label"]}
+        if novelty
+        else {"unknown_label": None}
+    )
+    classifier = CrystalClassifier(device=device, **reject, **module_params)
     classifier.label_encoder_ = LabelEncoder().fit(np.array(metadata["classes"]))
     classifier.image_shape_ = tuple(metadata["image_shape"])
     classifier.initialize()
@@ -214,5 +233,11 @@ def load_pretrained(directory=None, *, device="cpu"):
         state = torch.load(handle, map_location=device, weights_only=True)
     classifier.module_.load_state_dict(state)
     classifier.module_.eval()
+    if novelty:
+        from ._novelty import from_state
+
+        with (folder / NOVELTY).open("rb") as handle, np.load(handle, allow_pickle=False) as arrays:
+            classifier.novelty_ = from_state(novelty["score"], dict(arrays))
+        classifier.offset_ = float(novelty["offset"])
     fingerprint = DiffractionFingerprint(device=device, **metadata["fingerprint"])
     return _pipeline(fingerprint, classifier)

@@ -26,7 +26,7 @@ def images():
 def test_labels_round_trip_any_hashable_type(images):
     X, labels, _ = images
     for y in (labels, np.array([{"fcc": 7, "bcc": 3, "hex/rh": 11}[label] for label in labels])):
-        net = CrystalClassifier(**TINY, random_state=0).fit(X, y)
+        net = CrystalClassifier(**TINY, random_state=0, unknown_label=None).fit(X, y)
         assert sorted(net.classes_.tolist()) == sorted(set(y.tolist()))
         predictions = net.predict(X)
         assert predictions.dtype == y.dtype
@@ -35,6 +35,20 @@ def test_labels_round_trip_any_hashable_type(images):
         assert proba.shape == (len(X), 3)
         np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
         np.testing.assert_array_equal(predictions, net.classes_[proba.argmax(axis=1)])
+
+
+def test_reject_option_keeps_the_label_type_or_falls_back_to_object(images):
+    X, labels, _ = images
+    numbers = np.array([{"fcc": 7, "bcc": 3, "hex/rh": 11}[label] for label in labels])
+    far = np.random.default_rng(0).random((3, *X.shape[1:]), dtype=np.float32)
+    for y, unknown, kind in ((labels, "unknown", "U"), (numbers, -1, "i"), (numbers, "unknown", "O")):
+        net = CrystalClassifier(**TINY, random_state=0, unknown_label=unknown).fit(X, y)
+        predictions = net.predict(np.concatenate([X, far]))
+        assert predictions.dtype.kind == kind
+        assert set(predictions.tolist()) <= set(y.tolist()) | {unknown}
+        # predict_proba stays closed-set: its columns are the classes, unknown is none of them.
+        assert unknown not in net.classes_.tolist()
+        assert net.predict_proba(far).shape == (3, 3)
 
 
 def test_training_is_reproducible_on_cpu(images):
@@ -166,4 +180,4 @@ def test_default_validation_split_scores_the_encoded_labels():
     net.fit(X, labels)  # 10 % of 20 crystals, stratified: one of each class for validation
     accuracies = net.history[:, "valid_acc"]
     assert len(accuracies) == 2 and all(a in (0.0, 0.5, 1.0) for a in accuracies)
-    assert net.predict(X).dtype == labels.dtype
+    assert net.predict(X).dtype.kind == labels.dtype.kind

@@ -148,7 +148,7 @@ def test_a_bad_frame_is_an_error_row_and_the_others_are_classified(tmp_path, cap
     assert json.loads(capsys.readouterr().out) == serial
     assert main(["classify", trajectory]) == 1
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split() == ["path", "frame", "label", "probability"]
+    assert table[0].split() == ["path", "frame", "label", "nearest", "probability", "score"]
     assert table[2].split()[:3] == [trajectory, "1", "error:"]
 
 

@@ -119,6 +119,25 @@ def has_form_factor(z):
     return _coefficients(int(z)) is not None
 
 
+#: Largest atomic number with a tabulated X-ray form factor (californium).
+MAX_TABULATED_Z = 98
+
+
+def shifted(numbers, shift):
+    """Atomic numbers whose form factor stands for ``numbers``: ``Z + shift``, at most 98.
+
+    The paper's shift of 2 would leave berkelium and californium without a form factor; they
+    take that of californium, the heaviest tabulated. Heavier elements have none.
+
+    Examples
+    --------
+    >>> shifted(np.array([29, 97, 98, 99]), 2).tolist()
+    [31, 98, 98, 101]
+    """
+    numbers = np.asarray(numbers)
+    return np.where(numbers <= MAX_TABULATED_Z, np.minimum(numbers + shift, MAX_TABULATED_Z), numbers + shift)
+
+
 def form_factors(numbers, s):
     """X-ray form factors ``f_Z(s)``.
 

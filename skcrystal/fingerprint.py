@@ -68,7 +68,8 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         whichever lands nearer, so a pristine cluster keeps its symmetry.
     atomic_number_shift : int, default=2
         The form factor of atomic number ``Z + atomic_number_shift`` is used for an atom of
-        atomic number ``Z`` (the paper's choice).
+        atomic number ``Z`` (the paper's choice); at most that of 98 (californium, the
+        heaviest tabulated).
     device : str, default="cpu"
         Torch device of the kernel, e.g. ``"cpu"`` or ``"cuda"``.
     batch_size : int, default=32
@@ -446,7 +447,7 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         for b, (cluster, (kinds, inverse)) in enumerate(zip(batch, species)):
             positions[b, : len(inverse)] = cluster.positions
             weights[b, np.arange(len(inverse)), inverse] = 1.0
-            factors[b, : len(kinds)] = _diffraction.form_factors(kinds + self.atomic_number_shift, s)
+            factors[b, : len(kinds)] = _diffraction.form_factors(_diffraction.shifted(kinds, self.atomic_number_shift), s)
         positions = torch.as_tensor(positions, device=device)
         weights = torch.as_tensor(weights, device=device)
         with torch.no_grad():
@@ -548,7 +549,9 @@ def _one_cluster(item, index, n_atoms, shift):
     """Read, check and canonicalise one item (runs in a joblib worker)."""
     crystal = to_crystal(item, index)
     numbers = crystal.numbers
-    missing = sorted({int(z) for z in np.unique(numbers) if not _diffraction.has_form_factor(z + shift)})
+    missing = sorted(
+        {int(z) for z in np.unique(numbers) if not _diffraction.has_form_factor(_diffraction.shifted(z, shift))}
+    )
     if missing:
         raise StructureError(
             f"no X-ray form factor for atomic number(s) {missing} + atomic_number_shift "

@@ -148,8 +148,7 @@ CASES = [
     item("dummy-species-X0+", _cu(species=[DummySpecies("X")]), "dummy species"),
     item("vacancy-placeholders-only", _cu(species=[{}], coords=[[0, 0, 0]]), "only 1 vacancy placeholder"),
     item("one-vacancy-placeholder", _cu(species=["Cu", {}], coords=[[0, 0, 0], [0.5, 0.5, 0.5]]), "hold no atom"),
-    item("Cf-has-no-form-factor-at-Z+2", _cu(species=["Cf"]), "no X-ray form factor for atomic number(s) [98]"),
-    item("shift-past-98", _cu(species=["U"]), "no X-ray form factor for atomic number(s) [92]", atomic_number_shift=60),
+    item("Es-has-no-form-factor", _cu(species=["Es"]), "no X-ray form factor for atomic number(s) [99]"),
     item("shift-below-1", _cu(species=["H"]), "no X-ray form factor for atomic number(s) [1]", atomic_number_shift=-1),
     # ASE Atoms
     item("ase-no-atoms", Atoms(cell=[3, 3, 3], pbc=True), "no atoms"),

@@ -102,11 +102,17 @@ def test_bad_item_is_named_in_the_error(tmp_path):
 
 
 def test_element_without_form_factor_is_named():
-    # Cf (98) + 2 = 100 has no tabulated X-ray form factor.
-    cf = Structure(Lattice.cubic(3.5), ["Cf"], [[0, 0, 0]])
-    with pytest.raises(StructureError, match=r"X\[0\].*atomic number\(s\) \[98\]"):
-        DiffractionFingerprint(**FAST).transform([cf])
-    assert DiffractionFingerprint(**FAST, atomic_number_shift=0).transform([cf]).shape == (1, 3, 32, 32)
+    # Es (99) has no tabulated X-ray form factor, shifted or not.
+    es = Structure(Lattice.cubic(3.5), ["Es"], [[0, 0, 0]])
+    with pytest.raises(StructureError, match=r"X\[0\].*atomic number\(s\) \[99\]"):
+        DiffractionFingerprint(**FAST).transform([es])
+
+
+def test_berkelium_and_californium_take_the_heaviest_form_factor():
+    # Cf (98) + 2 = 100 is not tabulated: Bk and Cf take Cf's own form factor (98).
+    bk, cf = (Structure(Lattice.cubic(3.5), [e], [[0, 0, 0]]) for e in ("Bk", "Cf"))
+    shifted = DiffractionFingerprint(**FAST).transform([bk, cf])
+    np.testing.assert_array_equal(shifted, DiffractionFingerprint(**FAST, atomic_number_shift=0).transform([cf, cf]))
 
 
 def test_cuda_without_a_gpu_is_a_clear_error():

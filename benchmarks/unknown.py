@@ -70,11 +70,17 @@ def in_class(n_per_class, seed):
 
 
 def md_frames(folder):
-    """``(solid, liquid)``: ``{point name: (frames, label, T/Tm)}`` of an MD data folder."""
+    """``(solid, liquid)``: ``{point name: (frames, label, T/Tm)}`` of an MD data folder.
+
+    Points whose phase is "mixed" (metastable Si-sc and Si-bct141 at 0.9 Tm, transforming
+    during the run) are neither.
+    """
     solid, liquid = {}, {}
     for path in sorted(Path(folder).glob("*.json")):
         meta = json.loads(path.read_text())
         if "class_label" not in meta:
+            continue
+        if meta["phase"] not in ("solid", "liquid"):  # a metastable crystal caught transforming
             continue
         frames = list(read_frames(Path(folder) / meta["files"]["extxyz"]))
         target = solid if meta["phase"] == "solid" else liquid

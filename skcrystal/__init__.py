@@ -28,6 +28,7 @@ _MODULES = (
     "explain",
     "fingerprint",
     "io",
+    "outliers",
     "plotting",
     "pretrained",
 )

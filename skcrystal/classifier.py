@@ -121,7 +121,8 @@ class CrystalClassifier(NeuralNetClassifier):
     train_split : callable or None, default=ValidSplit(10, stratified=True)
         10 % of the training data for validation; ``None`` trains on all of it.
     random_state : int or None, default=None
-        Seeds torch's generator at the start of ``fit``: training on CPU is then
+        Seeds the weights, the shuffling and the dropout of ``fit`` (in a fork of torch's
+        generators, so the caller's random state is left alone): training on CPU is then
         reproducible.
     precision : {"float32", "bfloat16"}, default="float32"
         Arithmetic of the training steps. ``"bfloat16"`` autocasts them to bfloat16 (about
@@ -141,6 +142,9 @@ class CrystalClassifier(NeuralNetClassifier):
         What :meth:`predict` returns for an image scored below ``offset_``; ``None`` turns the
         reject option off.
     verbose : int, default=0
+    classes : array-like or None, default=None
+        Every label, if ``y`` may lack some; ``predict_proba`` has a column for each.
+        ``None``: the labels of ``y``.
     **kwargs
         Any other skorch parameter (``device="cuda"``, ``callbacks``, ``module__dropout``,
         ``optimizer__weight_decay``, ...).
@@ -242,18 +246,23 @@ class CrystalClassifier(NeuralNetClassifier):
         if not 0 < self.acceptance <= 1:
             raise ValueError(f"acceptance must be in (0, 1], got {self.acceptance!r}.")
         X = self._check_images(X)
-        y = np.asarray(y)
-        if len(y) != len(X):
-            raise ValueError(f"X has {len(X)} images but y has {len(y)} labels.")
-        self.label_encoder_ = LabelEncoder().fit(y)
+        y = self._check_labels(y, len(X))
+        self.label_encoder_ = LabelEncoder().fit(y if self.classes is None else np.asarray(self.classes))
+        unseen = sorted(set(np.unique(y).tolist()) - set(self.classes_.tolist()), key=str)
+        if unseen:
+            raise ValueError(f"y has labels that are not in classes: {unseen[:5]}.")
         if len(self.classes_) < 2:
             raise ValueError(f"y has a single class ({self.classes_[0]!r}); a classifier needs two or more.")
         self.image_shape_ = X.shape[1:]
-        if self.random_state is not None:
-            torch.manual_seed(self.random_state)
         encoded = self.label_encoder_.transform(y).astype(np.int64)
-        super().fit(X, encoded, **fit_params)
-        return self.fit_novelty(X, y)
+        # Seeded in a fork of torch's generators: the caller's random state is left as it was.
+        with torch.random.fork_rng(devices=[] if torch.device(self.device).type == "cpu" else None):
+            if self.random_state is not None:
+                torch.manual_seed(self.random_state)
+            if not self.warm_start or not self.initialized_:
+                self.initialize()
+            NeuralNetClassifier.partial_fit(self, X, encoded, **fit_params)
+            return self.fit_novelty(X, y)
 
     def fit_novelty(self, X, y):
         """Fit the novelty score and its threshold ``offset_``; ``fit`` calls it.
@@ -335,6 +344,31 @@ class CrystalClassifier(NeuralNetClassifier):
         features, logits, _ = self._outputs(self.get_dataset(self._check_images(X)))
         return features, logits
 
+    @property
+    def partial_fit(self):
+        """Not supported: the label encoding and the novelty threshold are fitted on all the data.
+
+        Continue training with ``warm_start=True`` and ``fit`` instead.
+        """
+        raise AttributeError(
+            f"{type(self).__name__} has no partial_fit: its labels and novelty threshold are fitted on "
+            "the whole training set. Use fit, with warm_start=True to continue training."
+        )
+
+    @staticmethod
+    def _check_labels(y, n_samples):
+        from sklearn.utils.multiclass import type_of_target
+
+        if y is None:
+            raise ValueError("CrystalClassifier.fit needs the labels y; got None.")
+        y = np.asarray(y)
+        if len(y) != n_samples:
+            raise ValueError(f"X has {n_samples} images but y has {len(y)} labels.")
+        kind = type_of_target(y)
+        if kind not in ("binary", "multiclass"):
+            raise ValueError(f"y must be one class label per image; got a target of type {kind!r}.")
+        return y
+
     def initialize_module(self):
         """Build the module with the number of classes and image size seen in ``fit``."""
         params = self.get_params_for("module")
@@ -375,6 +409,7 @@ class CrystalClassifier(NeuralNetClassifier):
             Of the labels' dtype, or object if ``unknown_label`` is not of their kind.
         """
         if self.unknown_label is None:
+            self.check_is_fitted()
             return self.classes_[self.predict_proba(X).argmax(axis=1)]
         features, logits = self._scored(X)
         labels = self.classes_[logits.argmax(axis=1)]

@@ -181,3 +181,52 @@ def test_default_validation_split_scores_the_encoded_labels():
     accuracies = net.history[:, "valid_acc"]
     assert len(accuracies) == 2 and all(a in (0.0, 0.5, 1.0) for a in accuracies)
     assert net.predict(X).dtype.kind == labels.dtype.kind
+
+
+def test_unfitted_predict_and_partial_fit_are_clear(images):
+    from sklearn.exceptions import NotFittedError
+
+    X, y, _ = images
+    for unknown in ("unknown", None):
+        with pytest.raises(NotFittedError):
+            CrystalClassifier(**TINY, unknown_label=unknown).predict(X)
+    net = CrystalClassifier(**TINY)
+    assert not hasattr(net, "partial_fit")
+    with pytest.raises(AttributeError, match="warm_start=True"):
+        net.partial_fit(X, y)
+
+
+@pytest.mark.parametrize(
+    ("y", "words"),
+    [
+        (None, "needs the labels y; got None"),
+        ("continuous", "target of type 'continuous'"),
+        ("two-columns", "target of type 'multiclass-multioutput'"),
+    ],
+)
+def test_labels_that_are_not_classes_are_refused(images, y, words):
+    X, labels, _ = images
+    if y == "continuous":
+        y = np.linspace(0.1, 2.3, len(X))
+    elif y == "two-columns":
+        y = np.stack([np.arange(len(X)) % 3, np.arange(len(X)) % 2], axis=1)
+    with pytest.raises(ValueError, match=words):
+        CrystalClassifier(**TINY).fit(X, y)
+
+
+def test_classes_parameter_adds_columns_and_refuses_strangers(images):
+    X, y, _ = images
+    net = CrystalClassifier(**TINY, random_state=0, classes=["bcc", "diam", "fcc", "hex/rh"]).fit(X, y)
+    assert net.classes_.tolist() == ["bcc", "diam", "fcc", "hex/rh"]
+    assert net.predict_proba(X).shape == (len(X), 4)
+    with pytest.raises(ValueError, match=r"not in classes: \['hex/rh'\]"):
+        CrystalClassifier(**TINY, classes=["bcc", "fcc"]).fit(X, y)
+
+
+def test_fit_leaves_the_global_torch_generator_alone(images):
+    X, y, _ = images
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    CrystalClassifier(**TINY, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(torch.rand(3).numpy(), expected.numpy())

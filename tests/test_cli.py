@@ -31,9 +31,25 @@ def test_json_keeps_input_order_and_reports_the_broken_file(tmp_path, capsys):
     assert records[0]["label"] == "fcc" and records[2]["label"] == "bcc"
     assert set(records[1]) == {"path", "error"} and records[1]["error"]
     for record in (records[0], records[2]):
-        assert set(record) == {"path", "label", "probability", "probabilities"}
+        assert set(record) == {"path", "label", "nearest", "probability", "score", "probabilities"}
+        assert record["nearest"] == record["label"]
         assert abs(sum(record["probabilities"].values()) - 1) < 1e-4
         assert record["probability"] == max(record["probabilities"].values())
+
+
+def test_a_liquid_is_unknown_with_its_nearest_class_and_score(capsys):
+    from skcrystal import load_pretrained
+
+    liquid = "tests/data/md/Al_fcc_liquid_1.50Tm.extxyz.gz"
+    assert main(["classify", "--format", "json", liquid, GOOD[0]]) == 0
+    records = json.loads(capsys.readouterr().out)
+    offset = load_pretrained().named_steps["classifier"].offset_
+    assert records[0]["label"] == "unknown" and records[0]["score"] < offset
+    assert records[0]["nearest"] == max(records[0]["probabilities"], key=records[0]["probabilities"].get)
+    assert records[1]["label"] == "fcc" and records[1]["score"] >= offset
+    assert main(["classify", "--format", "csv", "--no-unknown", liquid]) == 0
+    [row] = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert row["label"] == records[0]["nearest"] and "score" not in row
 
 
 def test_jobs_give_the_serial_answer_and_keep_the_good_files(tmp_path, capsys):
@@ -91,6 +107,10 @@ def test_train_command_writes_a_loadable_model(tmp_path, capsys):
     assert info["precision"] == "bfloat16" and len(info["augmentation"]) == 8
     assert ["thermal", 0.1] in info["augmentation"]
     assert load_pretrained(tmp_path).predict([GOOD[0]]).shape == (1,)
+    score = load_pretrained(tmp_path).score_samples([GOOD[0]])[0]
+    assert main(["classify", "--model", str(tmp_path), "--format", "json", GOOD[0]]) == 0
+    [record] = json.loads(capsys.readouterr().out)
+    assert abs(record["score"] - score) <= 1e-4 * max(1.0, abs(score))
 
 
 def _trajectory(tmp_path, broken=None):

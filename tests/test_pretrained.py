@@ -1,6 +1,7 @@
 """Saving and loading models: same predictions, and no code runs on load."""
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,9 @@ from skcrystal.pretrained import (
     save_pretrained,
     train_pretrained,
 )
+
+
+MD = Path(__file__).parent / "data" / "md"
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +118,62 @@ def test_shipped_model_classifies_the_bundled_examples():
     assert proba.max(axis=1).min() > 0.9
 
 
+@pytest.mark.parametrize("novelty", ["mahalanobis", "knn", "energy"])
+def test_the_novelty_score_and_threshold_round_trip(tiny, tmp_path, novelty):
+    pipeline, _, _ = tiny
+    structures, _ = make_prototype_dataset(1, random_state=5)
+    classifier = pipeline.named_steps["classifier"]
+    images, labels = pipeline.named_steps["fingerprint"].transform(structures * 2), np.repeat(classifier.classes_, 2)
+    classifier.set_params(novelty=novelty, acceptance=0.9).fit_novelty(images, labels)
+    save_pretrained(pipeline, tmp_path)
+    loaded = load_pretrained(tmp_path).named_steps["classifier"]
+    assert (loaded.novelty_.name, loaded.acceptance, loaded.offset_) == (novelty, 0.9, classifier.offset_)
+    np.testing.assert_allclose(loaded.score_samples(images), classifier.score_samples(images), rtol=1e-5)
+    assert loaded.predict(images).tolist() == classifier.predict(images).tolist()
+
+
+def test_a_model_saved_without_a_novelty_score_loads_closed_set(tiny, tmp_path):
+    pipeline, _, _ = tiny
+    classifier = pipeline.named_steps["classifier"]
+    saved = classifier.novelty_
+    del classifier.novelty_
+    try:
+        save_pretrained(pipeline, tmp_path)
+    finally:
+        classifier.novelty_ = saved
+    loaded = load_pretrained(tmp_path)
+    assert loaded.named_steps["classifier"].unknown_label is None
+    structures, _ = make_prototype_dataset(1, random_state=5)
+    assert set(loaded.predict(structures).tolist()) <= set(classifier.classes_.tolist())
+
+
+def test_shipped_model_says_unknown_for_liquids_glasses_and_packings():
+    from skcrystal import load_pretrained, read_frames
+    from skcrystal.outliers import quenched_glass, random_packing
+
+    liquids = [frame for path in sorted(MD.glob("*liquid*.extxyz.gz")) for frame in read_frames(path)]
+    assert len(liquids) == 4
+    others = [random_packing(256, 0.6, random_state=0), quenched_glass(256, random_state=0)]
+    model = load_pretrained()
+    assert model.predict(liquids + others).tolist() == ["unknown"] * 6
+
+
+def test_shipped_model_accepts_md_crystals_up_to_0_9_tm():
+    import json
+
+    from skcrystal import load_pretrained, read_frames
+
+    frames, labels = [], []
+    for meta_path in sorted(MD.glob("*.json")):
+        meta = json.loads(meta_path.read_text())
+        if meta.get("phase") == "solid" and meta["T_over_Tm"] <= 0.9:
+            for frame in read_frames(MD / meta["files"]["extxyz"]):
+                frames.append(frame)
+                labels.append(meta["class_label"])
+    assert len(frames) >= 30
+    assert load_pretrained().predict(frames).tolist() == labels
+
+
 def test_own_classes_and_sizes_round_trip_with_their_label_type(tmp_path):
     from sklearn.pipeline import Pipeline
 
@@ -122,13 +182,16 @@ def test_own_classes_and_sizes_round_trip_with_their_label_type(tmp_path):
     structures, labels = make_prototype_dataset(4, classes=["fcc", "bcc", "sc"], random_state=2)
     y = np.array([{"fcc": 10, "bcc": 20, "sc": 30}[label] for label in labels])
     fingerprint = DiffractionFingerprint(n_pixels=24, pixel_size=1.07e-3, beam_stop_radius=2, compile=False)
-    net = CrystalClassifier(max_epochs=1, train_split=None, random_state=0, module__filters=(4,) * 6, module__hidden=8)
+    net = CrystalClassifier(
+        max_epochs=1, train_split=None, random_state=0, unknown_label=-1, module__filters=(4,) * 6, module__hidden=8
+    )
     pipeline = Pipeline([("fingerprint", fingerprint), ("classifier", net)]).fit(structures, y)
     save_pretrained(pipeline, tmp_path)
     loaded = load_pretrained(tmp_path)
     np.testing.assert_allclose(loaded.predict_proba(structures), pipeline.predict_proba(structures), atol=1e-5)
     assert loaded.predict(structures).tolist() == pipeline.predict(structures).tolist()
     assert isinstance(loaded.predict(structures)[0].item(), int)
+    assert loaded.named_steps["classifier"].unknown_label == -1
     pipeline.named_steps["classifier"].label_encoder_.classes_ = np.array([None, 1, 2], dtype=object)
     with pytest.raises(TypeError, match="label None of type NoneType"):
         save_pretrained(pipeline, tmp_path / "bad")

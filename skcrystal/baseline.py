@@ -22,7 +22,7 @@ UNKNOWN = "unknown"
 class SpglibBaseline(ClassifierMixin, BaseEstimator):
     """Classify crystals by the space group spglib finds within a tolerance.
 
-    Needs no training data: ``fit`` only records the classes. ``predict`` maps spglib's
+    Needs no training data: ``fit`` only checks what it is given. ``predict`` maps spglib's
     space group to one of :data:`skcrystal.datasets.CLASSES` (139, 141, 166 and 194, 221, 225,
     227, 229) or to ``"unknown"``. The paper compares with three settings
     (``skcrystal.baseline.SETTINGS``):
@@ -49,8 +49,8 @@ class SpglibBaseline(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : ndarray of str
-        The classes seen in ``fit`` (all of ``CLASSES`` if ``fit`` had no labels) and
-        ``"unknown"``.
+        Every label ``predict`` can return: the seven of ``CLASSES`` and ``"unknown"``,
+        sorted, whatever labels ``fit`` saw.
 
     Examples
     --------
@@ -70,21 +70,33 @@ class SpglibBaseline(ClassifierMixin, BaseEstimator):
         self.angle_tolerance = angle_tolerance
 
     def fit(self, X=None, y=None):
-        """Record the classes; nothing is learnt.
+        """Check the arguments; nothing is learnt.
 
         Parameters
         ----------
-        X : ignored
+        X : sequence of Structure, Atoms or path, default=None
+            Not read; if given, it must be a sequence as long as ``y``.
         y : array-like of str, default=None
-            Labels; their unique values (and ``"unknown"``) become ``classes_``.
+            Labels, each one of :data:`~skcrystal.datasets.CLASSES` or ``"unknown"``: the
+            labels ``predict`` can return (``classes_``).
 
         Returns
         -------
         self
         """
         self._validate_params()
-        labels = set(CLASSES) if y is None else set(np.asarray(y).tolist())
-        self.classes_ = np.array(sorted(labels | {UNKNOWN}), dtype=object)
+        self.classes_ = np.array(sorted([*CLASSES, UNKNOWN]), dtype=object)
+        if X is not None:
+            X = check_sequence(X)
+        if y is not None:
+            y = np.asarray(y, dtype=object).ravel()
+            foreign = sorted({repr(label) for label in y.tolist() if label not in self.classes_.tolist()})
+            if foreign:
+                raise ValueError(
+                    f"SpglibBaseline predicts {self.classes_.tolist()}; y has other labels: {', '.join(foreign[:5])}."
+                )
+            if X is not None and len(X) != len(y):
+                raise ValueError(f"X has {len(X)} structures but y has {len(y)} labels.")
         return self
 
     def space_groups(self, X):

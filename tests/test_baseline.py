@@ -7,7 +7,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import check_get_params_invariance, check_set_params
 
-from skcrystal import SpglibBaseline, StructureError
+from skcrystal import CLASSES, SpglibBaseline, StructureError
 from skcrystal.baseline import SETTINGS
 from skcrystal.datasets import make_prototype_dataset
 from skcrystal.defects import Displacements, Vacancies
@@ -44,10 +44,31 @@ def test_loose_setting_survives_tiny_displacements_but_not_large_ones():
     assert tight.score(medium, LABELS) == 0.0
 
 
-def test_classes_and_unknown():
-    baseline = SpglibBaseline().fit(None, ["fcc", "bcc", "fcc"])
-    assert baseline.classes_.tolist() == ["bcc", "fcc", "unknown"]
-    assert "unknown" in SpglibBaseline().fit().classes_
+def test_classes_cover_every_prediction():
+    expected = sorted([*CLASSES, "unknown"])
+    assert SpglibBaseline().fit(None, ["fcc", "bcc", "fcc"]).classes_.tolist() == expected
+    assert SpglibBaseline().fit().classes_.tolist() == expected
+    # Fitted on one class alone, it still predicts the others, and they are in classes_.
+    baseline = SpglibBaseline().fit(STRUCTURES[:1], [LABELS[0]])
+    assert set(baseline.predict(STRUCTURES).tolist()) <= set(baseline.classes_.tolist())
+
+
+@pytest.mark.parametrize(
+    ("X", "y", "error", "words"),
+    [
+        (None, [0, 1], ValueError, "y has other labels: 0, 1"),
+        (None, ["fcc", "graphite"], ValueError, "y has other labels: 'graphite'"),
+        ("STRUCTURES", ["fcc"], ValueError, "but y has 1 labels"),
+        (42, None, TypeError, "X must be a sequence"),
+    ],
+)
+def test_fit_checks_what_it_is_given(X, y, error, words):
+    X = STRUCTURES if X == "STRUCTURES" else X
+    with pytest.raises(error, match=words):
+        SpglibBaseline().fit(X, y)
+
+
+def test_unfitted_is_refused():
     with pytest.raises(NotFittedError):
         SpglibBaseline().predict(STRUCTURES)
 

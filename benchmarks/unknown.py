@@ -42,7 +42,12 @@ from skcrystal import load_pretrained, read_frames
 from skcrystal._novelty import SCORES
 from skcrystal.datasets import make_prototype_dataset
 from skcrystal.defects import Displacements, ThermalDisplacements, Vacancies
-from skcrystal.outliers import class_group_prototypes, other_prototypes, quenched_glass, random_packing
+from skcrystal.outliers import (
+    class_group_prototypes,
+    other_prototypes,
+    quenched_glass,
+    random_packing,
+)
 from skcrystal.pretrained import _augment
 
 VACANCIES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
@@ -51,7 +56,11 @@ LINDEMANN = (0.05, 0.1, 0.15)
 AMORPHOUS = (0.3, 0.4, 0.5)
 PACKINGS = (0.5, 0.55, 0.6, 0.64)
 #: In-class rows gated by issue #12 (false rejects at most 1 %), and MD up to this T / Tm (2 %).
-GATED = {"pristine"} | {f"vac. {v:.0%}" for v in VACANCIES if v <= 0.4} | {f"sigma {s:g} A" for s in SIGMAS if s <= 0.06}
+GATED = (
+    {"pristine"}
+    | {f"vac. {v:.0%}" for v in VACANCIES if v <= 0.4}
+    | {f"sigma {s:g} A" for s in SIGMAS if s <= 0.06}
+)
 GATED_MD = 0.9
 MC_PASSES = 30
 
@@ -60,10 +69,16 @@ def in_class(n_per_class, seed):
     """``{row: (structures, labels)}`` of the defective test crystals."""
     structures, labels = make_prototype_dataset(n_per_class, random_state=seed)
     rows = {"pristine": structures}
-    rows |= {f"vac. {v:.0%}": Vacancies(v, random_state=seed).transform(structures) for v in VACANCIES}
-    rows |= {f"sigma {s:g} A": Displacements(s, random_state=seed).transform(structures) for s in SIGMAS}
     rows |= {
-        f"thermal L={r:g}": ThermalDisplacements(lindemann=r, random_state=seed).transform(structures)
+        f"vac. {v:.0%}": Vacancies(v, random_state=seed).transform(structures) for v in VACANCIES
+    }
+    rows |= {
+        f"sigma {s:g} A": Displacements(s, random_state=seed).transform(structures) for s in SIGMAS
+    }
+    rows |= {
+        f"thermal L={r:g}": ThermalDisplacements(lindemann=r, random_state=seed).transform(
+            structures
+        )
         for r in LINDEMANN
     }
     return {row: (items, labels) for row, items in rows.items()}
@@ -95,7 +110,9 @@ def out_of_class(n, seed, md_liquid):
     for half, offset in (("validation", 0), ("test", 1000)):
         groups = {"other prototypes": other_prototypes(half)[0]}
         groups["random packing"] = [
-            random_packing(256, PACKINGS[i % len(PACKINGS)], element="Cu", random_state=seed + offset + i)
+            random_packing(
+                256, PACKINGS[i % len(PACKINGS)], element="Cu", random_state=seed + offset + i
+            )
             for i in range(n)
         ]
         groups["glass"] = Parallel(n_jobs=-1)(
@@ -148,12 +165,17 @@ def scorers(classifier, fit_images, fit_labels, random_state):
         result[name] = (net.score_samples, net.offset_)
 
     def information(images):
-        return -classifier.predict_uncertainty(images, n_samples=MC_PASSES, random_state=random_state).mutual_information
+        return -classifier.predict_uncertainty(
+            images, n_samples=MC_PASSES, random_state=random_state
+        ).mutual_information
 
     encoded = classifier.label_encoder_.transform(fit_labels)
     _, held_out = classifier.get_split_datasets(fit_images, encoded)
     held = information(fit_images[np.asarray(held_out.indices)])
-    result["mutual_information"] = (information, float(np.quantile(held, 1 - classifier.acceptance, method="lower")))
+    result["mutual_information"] = (
+        information,
+        float(np.quantile(held, 1 - classifier.acceptance, method="lower")),
+    )
     return result
 
 
@@ -171,7 +193,9 @@ def run(args):
     classifier = model.named_steps["classifier"]
     timings = {}
     start = time.perf_counter()
-    fit_structures, fit_labels = make_prototype_dataset(args.n_fit, random_state=1, n_jobs=args.jobs)
+    fit_structures, fit_labels = make_prototype_dataset(
+        args.n_fit, random_state=1, n_jobs=args.jobs
+    )
     fit_structures = _augment(fit_structures, 1)
     tests = in_class(args.n_per_class, 2018)
     solid, liquid = md_frames(args.md) if args.md else ({}, {})
@@ -182,7 +206,11 @@ def run(args):
     sets = [("fit", fit_structures)]
     sets += [(("in", row), items) for row, (items, _) in tests.items()]
     sets += [(("md", name), frames) for name, (frames, _, _) in solid.items()]
-    sets += [(("out", half, group), items) for half, groups in outside.items() for group, items in groups.items()]
+    sets += [
+        (("out", half, group), items)
+        for half, groups in outside.items()
+        for group, items in groups.items()
+    ]
     sets += [("superstructures", superstructures)]
     start = time.perf_counter()
     images, refused = fingerprint_all(fingerprint, sets)
@@ -195,7 +223,11 @@ def run(args):
         "timings": timings,
         "scores": {},
         "args": vars(args),
-        "refused": {" / ".join(map(str, k)) if isinstance(k, tuple) else k: v for k, v in refused.items() if v},
+        "refused": {
+            " / ".join(map(str, k)) if isinstance(k, tuple) else k: v
+            for k, v in refused.items()
+            if v
+        },
     }
     start = time.perf_counter()
     for name, (score, offset) in scores.items():
@@ -203,11 +235,15 @@ def run(args):
         inside_all = []
         for row, (_, labels) in tests.items():
             values = score(images[("in", row)])
-            predicted = classifier.classes_[classifier.predict_proba(images[("in", row)]).argmax(axis=1)]
+            predicted = classifier.classes_[
+                classifier.predict_proba(images[("in", row)]).argmax(axis=1)
+            ]
             correct = predicted == labels[images[("in", row), "kept"]]
             entry["in"][row] = {
                 "false_reject": float(np.mean(values < offset)),
-                "accuracy_accepted": float(np.mean(correct[values >= offset])) if np.any(values >= offset) else None,
+                "accuracy_accepted": float(np.mean(correct[values >= offset]))
+                if np.any(values >= offset)
+                else None,
                 "accuracy": float(np.mean(correct)),
                 "values": values.tolist(),
                 "correct": correct.tolist(),
@@ -215,7 +251,9 @@ def run(args):
             inside_all.append(values)
         for point, (_, label, ratio) in solid.items():
             values = score(images[("md", point)])
-            predicted = classifier.classes_[classifier.predict_proba(images[("md", point)]).argmax(axis=1)]
+            predicted = classifier.classes_[
+                classifier.predict_proba(images[("md", point)]).argmax(axis=1)
+            ]
             entry["md"][point] = {
                 "T_over_Tm": ratio,
                 "false_reject": float(np.mean(values < offset)),
@@ -226,7 +264,7 @@ def run(args):
         inside_all = np.concatenate(inside_all)
         for half, groups in outside.items():
             entry["out"][half] = {}
-            for group, _ in groups.items():
+            for group in groups:
                 values = score(images[("out", half, group)])
                 auroc, fpr = auroc_fpr(inside_all, values)
                 entry["out"][half][group] = {
@@ -237,11 +275,24 @@ def run(args):
                 }
             pooled = np.concatenate([score(images[("out", half, g)]) for g in groups])
             auroc, fpr = auroc_fpr(inside_all, pooled)
-            entry["out"][half]["all"] = {"unknown": float(np.mean(pooled < offset)), "auroc": auroc, "fpr95": fpr, "n": len(pooled)}
+            entry["out"][half]["all"] = {
+                "unknown": float(np.mean(pooled < offset)),
+                "auroc": auroc,
+                "fpr95": fpr,
+                "n": len(pooled),
+            }
         values = score(images["superstructures"])
-        predicted = classifier.classes_[classifier.predict_proba(images["superstructures"]).argmax(axis=1)]
+        predicted = classifier.classes_[
+            classifier.predict_proba(images["superstructures"]).argmax(axis=1)
+        ]
         entry["superstructures"] = [
-            {"name": n, "space_group_class": c, "nearest": str(p), "unknown": bool(v < offset), "score": float(v)}
+            {
+                "name": n,
+                "space_group_class": c,
+                "nearest": str(p),
+                "unknown": bool(v < offset),
+                "score": float(v),
+            }
             for n, c, p, v in zip(super_names, super_classes, predicted, values)
         ]
         report["scores"][name] = entry
@@ -250,8 +301,13 @@ def run(args):
 
 
 def markdown(report):
-    lines = ["## Scores: AUROC / FPR at 95 % TPR / unknown rate at the threshold, all out-of-class groups", ""]
-    lines += ["| score | validation AUROC | validation FPR95 | test AUROC | test FPR95 | test unknown | gated false rejects (max) | MD <= 0.9 Tm false rejects (max) |"]
+    lines = [
+        "## Scores: AUROC / FPR at 95 % TPR / unknown rate at the threshold, all out-of-class groups",
+        "",
+    ]
+    lines += [
+        "| score | validation AUROC | validation FPR95 | test AUROC | test FPR95 | test unknown | gated false rejects (max) | MD <= 0.9 Tm false rejects (max) |"
+    ]
     lines += ["|---|---|---|---|---|---|---|---|"]
     for name, entry in report["scores"].items():
         v, t = entry["out"]["validation"]["all"], entry["out"]["test"]["all"]
@@ -259,26 +315,43 @@ def markdown(report):
         md = [e["false_reject"] for e in entry["md"].values() if e["T_over_Tm"] <= GATED_MD]
         lines.append(
             f"| {name} | {v['auroc']:.3f} | {v['fpr95']:.1%} | {t['auroc']:.3f} | {t['fpr95']:.1%} | "
-            f"{t['unknown']:.1%} | {gated:.1%} | {max(md):.1%} |" if md else
-            f"| {name} | {v['auroc']:.3f} | {v['fpr95']:.1%} | {t['auroc']:.3f} | {t['fpr95']:.1%} | "
+            f"{t['unknown']:.1%} | {gated:.1%} | {max(md):.1%} |"
+            if md
+            else f"| {name} | {v['auroc']:.3f} | {v['fpr95']:.1%} | {t['auroc']:.3f} | {t['fpr95']:.1%} | "
             f"{t['unknown']:.1%} | {gated:.1%} | - |"
         )
     for name, entry in report["scores"].items():
         lines += ["", f"## {name} (threshold {entry['offset']:.4g})", ""]
-        lines += ["| out-of-class group | half | n | unknown | AUROC | FPR95 |", "|---|---|---|---|---|---|"]
+        lines += [
+            "| out-of-class group | half | n | unknown | AUROC | FPR95 |",
+            "|---|---|---|---|---|---|",
+        ]
         for half, groups in entry["out"].items():
             for group, g in groups.items():
-                lines.append(f"| {group} | {half} | {g['n']} | {g['unknown']:.1%} | {g['auroc']:.3f} | {g['fpr95']:.1%} |")
-        lines += ["", "| in-class row | false rejects | accuracy (all) | accuracy (accepted) |", "|---|---|---|---|"]
+                lines.append(
+                    f"| {group} | {half} | {g['n']} | {g['unknown']:.1%} | {g['auroc']:.3f} | {g['fpr95']:.1%} |"
+                )
+        lines += [
+            "",
+            "| in-class row | false rejects | accuracy (all) | accuracy (accepted) |",
+            "|---|---|---|---|",
+        ]
         for row, r in entry["in"].items():
             accepted = "-" if r["accuracy_accepted"] is None else f"{r['accuracy_accepted']:.1%}"
-            lines.append(f"| {row}{' (gated)' if row in GATED else ''} | {r['false_reject']:.1%} | {r['accuracy']:.1%} | {accepted} |")
+            lines.append(
+                f"| {row}{' (gated)' if row in GATED else ''} | {r['false_reject']:.1%} | {r['accuracy']:.1%} | {accepted} |"
+            )
         if entry["md"]:
             lines += ["", "| MD point | T/Tm | false rejects | accuracy |", "|---|---|---|---|"]
             for point, r in entry["md"].items():
-                lines.append(f"| {point} | {r['T_over_Tm']:.2f} | {r['false_reject']:.1%} | {r['accuracy']:.1%} |")
+                lines.append(
+                    f"| {point} | {r['T_over_Tm']:.2f} | {r['false_reject']:.1%} | {r['accuracy']:.1%} |"
+                )
         unknown = [s for s in entry["superstructures"] if s["unknown"]]
-        lines += ["", f"Class-space-group prototypes (not gated): {len(unknown)} of {len(entry['superstructures'])} unknown."]
+        lines += [
+            "",
+            f"Class-space-group prototypes (not gated): {len(unknown)} of {len(entry['superstructures'])} unknown.",
+        ]
     return "\n".join(lines)
 
 
@@ -307,10 +380,21 @@ def plot(report, path, name):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="model folder (default: the shipped model)")
-    parser.add_argument("--md", default=None, help="folder of tools/make_md_data.py (solid and liquid points)")
-    parser.add_argument("--n-per-class", type=int, default=20, help="in-class test crystals per class and row")
-    parser.add_argument("--n-fit", type=int, default=150, help="recipe crystals per class to fit the scores on")
-    parser.add_argument("--n-outside", type=int, default=20, help="packings, glasses and amorphised crystals per half")
+    parser.add_argument(
+        "--md", default=None, help="folder of tools/make_md_data.py (solid and liquid points)"
+    )
+    parser.add_argument(
+        "--n-per-class", type=int, default=20, help="in-class test crystals per class and row"
+    )
+    parser.add_argument(
+        "--n-fit", type=int, default=150, help="recipe crystals per class to fit the scores on"
+    )
+    parser.add_argument(
+        "--n-outside",
+        type=int,
+        default=20,
+        help="packings, glasses and amorphised crystals per half",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the dropout masks")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--json", default=None)

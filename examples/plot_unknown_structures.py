@@ -36,7 +36,9 @@ groups = {
     "30 % vacancies": Vacancies(0.3, random_state=0).transform(crystals),
     "sigma 0.06 A": Displacements(0.06, random_state=0).transform(crystals),
     "other prototypes": prototypes[::4],
-    "random packing": [random_packing(256, f, random_state=i) for i, f in enumerate((0.55, 0.6, 0.64))],
+    "random packing": [
+        random_packing(256, f, random_state=i) for i, f in enumerate((0.55, 0.6, 0.64))
+    ],
     "glass": [quenched_glass(256, random_state=i) for i in range(3)],
     "Lindemann 0.3": Displacements(lindemann=0.3, random_state=0).transform(crystals),
 }
@@ -49,14 +51,18 @@ groups = {
 
 model = load_pretrained()
 classifier = model.named_steps["classifier"]
-images = {group: model.named_steps["fingerprint"].transform(items) for group, items in groups.items()}
+images = {
+    group: model.named_steps["fingerprint"].transform(items) for group, items in groups.items()
+}
 scores = {group: classifier.score_samples(x) for group, x in images.items()}
 predicted = {group: classifier.predict(x) for group, x in images.items()}
 print(f"threshold offset_ = {classifier.offset_:.1f}")
 for group in groups:
     unknown = np.mean(predicted[group] == "unknown")
-    print(f"{group:>17s}: {len(scores[group]):3d} structures, unknown {unknown:5.0%}, "
-          f"median score {np.median(scores[group]):8.1f}")
+    print(
+        f"{group:>17s}: {len(scores[group]):3d} structures, unknown {unknown:5.0%}, "
+        f"median score {np.median(scores[group]):8.1f}"
+    )
 
 # %%
 # What the scores look like
@@ -66,7 +72,9 @@ for group in groups:
 
 fig, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
 for row, group in enumerate(groups):
-    y = np.full(len(scores[group]), row) + np.random.default_rng(row).uniform(-0.2, 0.2, len(scores[group]))
+    y = np.full(len(scores[group]), row) + np.random.default_rng(row).uniform(
+        -0.2, 0.2, len(scores[group])
+    )
     ax.scatter(-scores[group], y, s=12, color="C0" if row < 3 else "C3")
 ax.axvline(-classifier.offset_, color="k", ls="--", lw=1)
 ax.set_xscale("log")

@@ -9,9 +9,8 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-import spglib
 
-from ._spglib import quiet
+from ._spglib import symmetry_dataset
 
 #: Significant digits of the metric on which cells are reduced.
 METRIC_DIGITS = 9
@@ -148,11 +147,7 @@ def _standard_map(metric):
     share it, and spglib takes milliseconds even for a bare lattice.
     """
     upright = np.linalg.cholesky(np.reshape(metric, (3, 3)))
-    try:
-        with quiet():
-            dataset = spglib.get_symmetry_dataset((upright, [[0.0, 0.0, 0.0]], [1]), symprec=LATTICE_SYMPREC)
-    except getattr(spglib, "SpglibError", RuntimeError):  # spglib >= 2.5 raises where older versions returned None
-        dataset = None
+    dataset = symmetry_dataset((upright, [[0.0, 0.0, 0.0]], [1]), LATTICE_SYMPREC)
     if dataset is None:
         return np.eye(3)
     # The conventional cell before idealisation, in the upright frame, and the ideal one.

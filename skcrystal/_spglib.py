@@ -24,3 +24,18 @@ def quiet():
     finally:
         if previous is None:
             os.environ.pop("SPGLIB_WARNING", None)
+
+
+def symmetry_dataset(cell, symprec, angle_tolerance=-1.0):
+    """spglib's symmetry dataset of ``(lattice, positions, numbers)``, or ``None`` if it finds none.
+
+    spglib before 2.5 returns ``None`` where it finds no symmetry; 2.5 and later raise
+    ``SpglibError``. Either way the answer here is ``None``, quietly.
+    """
+    import spglib
+
+    with quiet():
+        try:
+            return spglib.get_symmetry_dataset(cell, symprec=symprec, angle_tolerance=angle_tolerance)
+        except getattr(spglib, "SpglibError", RuntimeError):
+            return None

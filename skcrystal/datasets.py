@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._spglib import quiet
+from ._spglib import symmetry_dataset
 
 #: The paper's seven classes, in the paper's order.
 CLASSES = ("bct139", "bct141", "hex/rh", "sc", "fcc", "diam", "bcc")
@@ -183,18 +183,9 @@ def build(prototype, element, nn_distance, params):
 
 def space_groups(structure, symprecs=VERIFY_SYMPREC, angle_tolerance=-1.0):
     """spglib's space-group number of a structure at each tolerance (0 where spglib fails)."""
-    import spglib
-
     cell = (structure.lattice.matrix, structure.frac_coords, structure.atomic_numbers)
-    numbers = []
-    with quiet():
-        for symprec in symprecs:
-            try:
-                dataset = spglib.get_symmetry_dataset(cell, symprec=symprec, angle_tolerance=angle_tolerance)
-            except Exception:  # noqa: BLE001 -- spglib >= 2.5 raises where older versions return None
-                dataset = None
-            numbers.append(0 if dataset is None else int(dataset.number))
-    return numbers
+    datasets = (symmetry_dataset(cell, symprec, angle_tolerance) for symprec in symprecs)
+    return [0 if dataset is None else int(dataset.number) for dataset in datasets]
 
 
 def make_prototype_dataset(

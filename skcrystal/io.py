@@ -235,7 +235,11 @@ def check_sequence(X):
 
 
 def _is_single_structure(obj):
-    return type(obj).__name__ in {"Structure", "IStructure", "Atoms", "Molecule", "IMolecule"}
+    from ase import Atoms
+    from pymatgen.core import IMolecule, IStructure
+
+    # isinstance, not the type's name: subclasses (SymmetrizedStructure...) are single too.
+    return isinstance(obj, (IStructure, IMolecule, Atoms))
 
 
 def to_structure(item, index=None):
@@ -353,7 +357,7 @@ def _is_atoms(obj):
 
 def _convert(item):
     """The item as a pymatgen ``Structure`` or an ASE ``Atoms`` with a full periodic cell."""
-    from pymatgen.core import IStructure, Structure
+    from pymatgen.core import IMolecule, IStructure, Structure
 
     if isinstance(item, IStructure):
         return item if isinstance(item, Structure) else Structure.from_sites(item)
@@ -361,7 +365,7 @@ def _convert(item):
         return item
     if isinstance(item, (str, os.PathLike)):
         return _read(item)
-    if type(item).__name__ in {"Molecule", "IMolecule"}:
+    if isinstance(item, IMolecule):
         raise StructureError("a Molecule has no lattice; a periodic cell is needed")
     if _is_atoms(item):
         _check_ase(item)

@@ -170,10 +170,17 @@ def random_packing(n_atoms=256, packing_fraction=0.6, *, element="Cu", random_st
     rng = np.random.default_rng(random_state)
     diameter = 2 * float(Element(element).atomic_radius)
     side = (n_atoms * np.pi / 6 / packing_fraction) ** (1 / 3)
-    positions = _minimise(rng.random((n_atoms, 3)) * side, side, _overlap, np.ones((n_atoms, n_atoms)))
+    positions = _minimise(
+        rng.random((n_atoms, 3)) * side, side, _overlap, np.ones((n_atoms, n_atoms))
+    )
     # Soft spheres keep overlaps of order the minimiser's tolerance: leave room for them.
     scale = diameter * 1.001
-    return Structure(Lattice.cubic(side * scale), [element] * n_atoms, positions * scale, coords_are_cartesian=True)
+    return Structure(
+        Lattice.cubic(side * scale),
+        [element] * n_atoms,
+        positions * scale,
+        coords_are_cartesian=True,
+    )
 
 
 def quenched_glass(n_atoms=256, *, species=("Ni", "P"), random_state=None):
@@ -205,7 +212,7 @@ def quenched_glass(n_atoms=256, *, species=("Ni", "P"), random_state=None):
     from pymatgen.core import Lattice, Structure
 
     rng = np.random.default_rng(random_state)
-    n_b = int(round(0.2 * n_atoms))
+    n_b = round(0.2 * n_atoms)
     kinds = np.r_[np.zeros(n_atoms - n_b, int), np.ones(n_b, int)]
     side = (n_atoms / _GLASS_DENSITY) ** (1 / 3)
     sigma = np.empty((2, 2, 2))
@@ -216,7 +223,10 @@ def quenched_glass(n_atoms=256, *, species=("Ni", "P"), random_state=None):
     start = _minimise(rng.random((n_atoms, 3)) * side, side, _overlap, 0.8 * pairs[0])
     positions = _minimise(start, side, _lennard_jones, pairs)
     return Structure(
-        Lattice.cubic(side * _NI_NN), [species[k] for k in kinds], positions * _NI_NN, coords_are_cartesian=True
+        Lattice.cubic(side * _NI_NN),
+        [species[k] for k in kinds],
+        positions * _NI_NN,
+        coords_are_cartesian=True,
     )
 
 
@@ -233,7 +243,13 @@ def _minimise(start, side, potential, parameters):
         # slope is dE/dr / r, so that the force on i from j is slope * (r_i - r_j).
         return 0.5 * pair_energy.sum(), np.einsum("ij,ijk->ik", slope, delta).ravel()
 
-    result = minimize(energy, start.ravel(), jac=True, method="L-BFGS-B", options={"maxiter": 10_000, "gtol": 1e-8})
+    result = minimize(
+        energy,
+        start.ravel(),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": 10_000, "gtol": 1e-8},
+    )
     return result.x.reshape(-1, 3) % side
 
 
@@ -250,4 +266,6 @@ def _lennard_jones(r2, parameters, cutoff=2.5):
     inside = r2 < (cutoff * sigma) ** 2
     s6 = np.where(inside, (sigma**2 / r2) ** 3, 0.0)
     shift = np.where(inside, 4 * epsilon * (cutoff**-12 - cutoff**-6), 0.0)
-    return 4 * epsilon * (s6**2 - s6) - shift, np.where(inside, -24 * epsilon * (2 * s6**2 - s6) / r2, 0.0)
+    return 4 * epsilon * (s6**2 - s6) - shift, np.where(
+        inside, -24 * epsilon * (2 * s6**2 - s6) / r2, 0.0
+    )

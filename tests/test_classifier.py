@@ -205,7 +205,7 @@ def test_unfitted_predict_and_partial_fit_are_clear(images):
     ],
 )
 def test_labels_that_are_not_classes_are_refused(images, y, words):
-    X, labels, _ = images
+    X, _, _ = images
     if y == "continuous":
         y = np.linspace(0.1, 2.3, len(X))
     elif y == "two-columns":

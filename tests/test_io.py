@@ -216,3 +216,15 @@ def test_a_structure_travels_to_workers_as_arrays_with_the_same_checks():
             to_crystal(pickle.loads(pickle.dumps(_portable(structure))))
         assert travelled_error.value.reason == direct_error.value.reason
     assert _portable("Fe.cif") == "Fe.cif"
+
+def test_a_symmetrized_structure_is_one_structure_not_a_sequence_of_sites():
+    from pymatgen.core import Lattice, Structure
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    from skcrystal.io import check_sequence
+
+    cu = Structure(Lattice.cubic(3.61), ["Cu"] * 4, [[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]])
+    symmetrized = SpacegroupAnalyzer(cu).get_symmetrized_structure()
+    with pytest.raises(TypeError, match="got a single SymmetrizedStructure; wrap it in a list"):
+        check_sequence(symmetrized)
+    assert check_sequence([symmetrized]) == [symmetrized]

@@ -9,13 +9,26 @@ from skcrystal import CrystalClassifier, DiffractionFingerprint
 from skcrystal._novelty import SCORES
 from skcrystal.datasets import make_prototype_dataset
 
-TINY = {"max_epochs": 3, "batch_size": 8, "module__filters": (4, 4, 4, 4, 4, 4), "module__hidden": 16}
-FINGERPRINT = {"n_pixels": 24, "pixel_size": 1.07e-3, "beam_stop_radius": 2, "target_n_atoms": 64, "compile": False}
+TINY = {
+    "max_epochs": 3,
+    "batch_size": 8,
+    "module__filters": (4, 4, 4, 4, 4, 4),
+    "module__hidden": 16,
+}
+FINGERPRINT = {
+    "n_pixels": 24,
+    "pixel_size": 1.07e-3,
+    "beam_stop_radius": 2,
+    "target_n_atoms": 64,
+    "compile": False,
+}
 
 
 @pytest.fixture(scope="module")
 def data():
-    structures, labels = make_prototype_dataset(10, classes=["fcc", "bcc", "hex/rh"], random_state=0)
+    structures, labels = make_prototype_dataset(
+        10, classes=["fcc", "bcc", "hex/rh"], random_state=0
+    )
     return DiffractionFingerprint(**FINGERPRINT).transform(structures), labels, structures
 
 
@@ -27,7 +40,9 @@ def trained(data):
 
 def _noise(shape, seed=0):
     """Images of no crystal: speckle with the value range of a fingerprint."""
-    return np.random.default_rng(seed).random((len(shape) and shape[0], *shape[1:]), dtype=np.float32)
+    return np.random.default_rng(seed).random(
+        (len(shape) and shape[0], *shape[1:]), dtype=np.float32
+    )
 
 
 @pytest.mark.parametrize("acceptance", [0.9, 0.99])
@@ -44,7 +59,7 @@ def test_the_validation_split_sets_the_threshold(data):
     X, y, _ = data
     net = CrystalClassifier(**TINY, random_state=0, acceptance=1.0).fit(X, y)
     # 10 % stratified: 3 held-out images; acceptance 1 puts the threshold at their lowest score.
-    train, held_out = net.get_split_datasets(X, net.label_encoder_.transform(y))
+    _, held_out = net.get_split_datasets(X, net.label_encoder_.transform(y))
     held = np.asarray(held_out.indices)
     assert len(held) == 3
     assert net.offset_ == pytest.approx(net.score_samples(X[held]).min())
@@ -76,25 +91,35 @@ def test_changing_the_score_leaves_the_network_alone(data, trained):
 
 
 def test_no_unknown_label_is_the_closed_set_classifier(data, trained):
-    X, y, _ = data
+    X, _, _ = data
     noise = _noise(X.shape)
     net = trained.set_params(unknown_label=None)
     try:
-        np.testing.assert_array_equal(net.predict(noise), net.classes_[net.predict_proba(noise).argmax(axis=1)])
+        np.testing.assert_array_equal(
+            net.predict(noise), net.classes_[net.predict_proba(noise).argmax(axis=1)]
+        )
     finally:
         net.set_params(unknown_label="unknown")
 
 
 def test_pipeline_score_samples_takes_structures(data, trained):
     _, _, structures = data
-    pipeline = Pipeline([("fingerprint", DiffractionFingerprint(**FINGERPRINT)), ("classifier", trained)])
+    pipeline = Pipeline(
+        [("fingerprint", DiffractionFingerprint(**FINGERPRINT)), ("classifier", trained)]
+    )
     scores = pipeline.score_samples(structures[:4])
-    np.testing.assert_allclose(scores, trained.score_samples(DiffractionFingerprint(**FINGERPRINT).transform(structures[:4])))
+    np.testing.assert_allclose(
+        scores,
+        trained.score_samples(DiffractionFingerprint(**FINGERPRINT).transform(structures[:4])),
+    )
 
 
 @pytest.mark.parametrize(
     ("params", "words"),
-    [({"novelty": "softmax"}, "novelty must be one of"), ({"acceptance": 0.0}, "acceptance must be in (0, 1]")],
+    [
+        ({"novelty": "softmax"}, "novelty must be one of"),
+        ({"acceptance": 0.0}, "acceptance must be in (0, 1]"),
+    ],
 )
 def test_bad_parameters_are_refused(data, params, words):
     X, y, _ = data

@@ -19,10 +19,15 @@ def _group(label):
 
 
 def test_other_prototypes_split_into_disjoint_families_of_other_space_groups():
-    validation, test, everything = (other_prototypes(split)[1] for split in ("validation", "test", "all"))
+    validation, test, everything = (
+        other_prototypes(split)[1] for split in ("validation", "test", "all")
+    )
     assert sorted(validation + test) == sorted(everything)
     assert len(validation) > 50 and len(test) > 50
-    groups = {split: {_group(label) for label in names} for split, names in (("v", validation), ("t", test))}
+    groups = {
+        split: {_group(label) for label in names}
+        for split, names in (("v", validation), ("t", test))
+    }
     assert not groups["v"] & groups["t"]
     assert not (groups["v"] | groups["t"]) & set(SPACE_GROUP_CLASSES)
 
@@ -46,7 +51,7 @@ def test_family_split_is_a_fixed_function_of_the_space_group():
 
 
 def test_class_group_prototypes_are_superstructures_and_large_bases():
-    structures, names, classes = class_group_prototypes()
+    _, names, classes = class_group_prototypes()
     own = {p.aflow for p in PROTOTYPES}
     assert not set(names) & own
     assert {"AB_cF8_225_a_b", "AB_cP2_221_b_a", "AB3_cP4_221_a_c", "AB2_cF12_225_a_c"} <= set(names)
@@ -82,4 +87,6 @@ def test_quenched_glass_is_an_amorphous_energy_minimum():
     distances = glass.distance_matrix + np.eye(100) * 99
     # No two atoms closer than 0.75 sigma_AB (sigma_AA = 2.49 A): a minimum, not a random set.
     assert distances.min() > 0.75 * _KOB_ANDERSEN[(0, 1)][0] * 2.49
-    np.testing.assert_array_equal(glass.cart_coords, quenched_glass(100, random_state=0).cart_coords)
+    np.testing.assert_array_equal(
+        glass.cart_coords, quenched_glass(100, random_state=0).cart_coords
+    )

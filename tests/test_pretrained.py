@@ -16,7 +16,6 @@ from skcrystal.pretrained import (
     train_pretrained,
 )
 
-
 MD = Path(__file__).parent / "data" / "md"
 
 

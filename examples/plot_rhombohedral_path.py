@@ -26,7 +26,7 @@ at 50 degrees, and above 112 degrees a growing share, up to 0.40 against 0.50 fo
 # %%
 # Crystals along the path
 # -----------------------
-# :func:`skcrystal.defects.rhombohedral_path` returns the one-atom primitive cell for an
+# :func:`skcrystal.datasets.rhombohedral_path` returns the one-atom primitive cell for an
 # angle; the model needs nothing else (the fingerprint finds the lattice and its
 # orientation itself).
 
@@ -34,7 +34,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from skcrystal import load_pretrained
-from skcrystal.defects import rhombohedral_path
+from skcrystal.datasets import rhombohedral_path
 from skcrystal.plotting import plot_probabilities
 
 cubic_angles = {"fcc": 60.0, "sc": 90.0, "bcc": np.degrees(np.arccos(-1 / 3))}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._spglib import symmetry_dataset
+from ._spglib import quiet, symmetry_dataset
 
 #: The paper's seven classes, in the paper's order.
 CLASSES = ("bct139", "bct141", "hex/rh", "sc", "fcc", "diam", "bcc")
@@ -330,3 +330,44 @@ def _recell(structure, rng):
     rotation = Rotation.random(random_state=rng).as_matrix()
     turned = Structure(Lattice(structure.lattice.matrix @ rotation.T), structure.species, structure.frac_coords)
     return turned, kind
+
+
+def rhombohedral_path(alpha, *, element="Po", nn_distance=None, conventional=False):
+    """The A_hR1 prototype at rhombohedral angle ``alpha`` (the paper's Fig. 4d).
+
+    One atom per rhombohedral primitive cell of equal edges and angles ``alpha``: fcc at 60,
+    simple cubic at 90 and bcc at 109.47 degrees (acos(-1/3)), rhombohedral (R-3m) in between.
+
+    Parameters
+    ----------
+    alpha : float
+        Rhombohedral angle, degrees, in (0, 120).
+    element : str, default="Po"
+    nn_distance : float, default=None
+        Edge of the rhombohedral cell, Angstrom; default: twice the element's atomic radius.
+        (The nearest-neighbour distance equals the edge for alpha >= 60 degrees up to
+        90, and shrinks below it beyond, as the body diagonal shortens.)
+    conventional : bool, default=False
+        Return the hexagonal-setting cell (3 atoms) instead of the primitive one.
+
+    Returns
+    -------
+    pymatgen.core.Structure
+
+    Examples
+    --------
+    >>> [round(x, 3) for x in rhombohedral_path(90.0, nn_distance=3.0).lattice.angles]
+    [90.0, 90.0, 90.0]
+    """
+    from pymatgen.core import Element, Lattice, Structure
+
+    if not 0 < alpha < 120:
+        raise ValueError(f"alpha must be in (0, 120) degrees, got {alpha!r}.")
+    edge = 2 * float(Element(element).atomic_radius) if nn_distance is None else float(nn_distance)
+    primitive = Structure(Lattice.from_parameters(edge, edge, edge, alpha, alpha, alpha), [element], [[0, 0, 0]])
+    if conventional:
+        from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+        with quiet():
+            return SpacegroupAnalyzer(primitive, symprec=1e-5).get_conventional_standard_structure()
+    return primitive

@@ -12,8 +12,8 @@ of at least ``min_atoms`` atoms (so that 1 % vacancies means something). Use the
 :class:`ThermalDisplacements` displaces atoms by the phonons of a Debye solid that the
 periodic box allows (correlated, as in molecular dynamics).
 
-Also :func:`bcc_to_sc` (remove body-centre atoms of bcc) and :func:`rhombohedral_path` (the
-A_hR1 prototype, fcc at 60, sc at 90 and bcc at 109.47 degrees).
+Also :func:`bcc_to_sc` (remove body-centre atoms of bcc). The rhombohedral path is now
+:func:`skcrystal.datasets.rhombohedral_path`.
 """
 
 from __future__ import annotations
@@ -515,42 +515,20 @@ def bcc_to_sc(structure, fraction_removed, *, min_atoms=MIN_ATOMS, random_state=
     return big
 
 
-def rhombohedral_path(alpha, *, element="Po", nn_distance=None, conventional=False):
-    """The A_hR1 prototype at rhombohedral angle ``alpha`` (the paper's Fig. 4d).
+def rhombohedral_path(*args, **kwargs):
+    """Deprecated: moved to :func:`skcrystal.datasets.rhombohedral_path` (it makes structures).
 
-    One atom per rhombohedral primitive cell of equal edges and angles ``alpha``: fcc at 60,
-    simple cubic at 90 and bcc at 109.47 degrees (acos(-1/3)), rhombohedral (R-3m) in between.
-
-    Parameters
-    ----------
-    alpha : float
-        Rhombohedral angle, degrees, in (0, 120).
-    element : str, default="Po"
-    nn_distance : float, default=None
-        Edge of the rhombohedral cell, Angstrom; default: twice the element's atomic radius.
-        (The nearest-neighbour distance equals the edge for alpha >= 60 degrees up to
-        90, and shrinks below it beyond, as the body diagonal shortens.)
-    conventional : bool, default=False
-        Return the hexagonal-setting cell (3 atoms) instead of the primitive one.
-
-    Returns
-    -------
-    pymatgen.core.Structure
-
-    Examples
-    --------
-    >>> [round(x, 3) for x in rhombohedral_path(90.0, nn_distance=3.0).lattice.angles]
-    [90.0, 90.0, 90.0]
+    .. deprecated:: 0.1
+       Will be removed in 0.3.
     """
-    from pymatgen.core import Element, Lattice, Structure
+    import warnings
 
-    if not 0 < alpha < 120:
-        raise ValueError(f"alpha must be in (0, 120) degrees, got {alpha!r}.")
-    edge = 2 * float(Element(element).atomic_radius) if nn_distance is None else float(nn_distance)
-    primitive = Structure(Lattice.from_parameters(edge, edge, edge, alpha, alpha, alpha), [element], [[0, 0, 0]])
-    if conventional:
-        from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+    from .datasets import rhombohedral_path as moved
 
-        with quiet():
-            return SpacegroupAnalyzer(primitive, symprec=1e-5).get_conventional_standard_structure()
-    return primitive
+    warnings.warn(
+        "skcrystal.defects.rhombohedral_path is deprecated and will be removed in 0.3; "
+        "use skcrystal.datasets.rhombohedral_path.",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return moved(*args, **kwargs)

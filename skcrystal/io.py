@@ -444,27 +444,12 @@ def _to_crystal(source):
     return Crystal(cell, frac, numbers)
 
 
-def read_file(path):
-    """Read a structure file with pymatgen, or with ASE when pymatgen cannot.
-
-    Returns
-    -------
-    pymatgen.core.Structure
-        Not checked further than having atoms and a full periodic cell (see
-        :func:`check_structure`).
-
-    Raises
-    ------
-    StructureError
-        Missing, empty, too large (:data:`MAX_FILE_BYTES`), unreadable or non-periodic files,
-        and files of more than one frame (see :func:`read_frames`).
-    """
-    source = _read(path)
-    return _ase_to_structure(source) if _is_atoms(source) else source
-
-
 def _read(path):
-    """:func:`read_file`, but a file that ASE read stays an ASE ``Atoms``."""
+    """Read a structure file with pymatgen, or with ASE (an ``Atoms``) when pymatgen cannot.
+
+    Raises :class:`StructureError` for missing, empty, too large (:data:`MAX_FILE_BYTES`),
+    unreadable or non-periodic files, and files of more than one frame.
+    """
     path, stat, head = _check_file(path)
     scanned = _scanned_format(path)
     # Before the size limit: finding a second frame reads one frame, not the whole file.
@@ -1148,17 +1133,6 @@ def _close_pairs(frac, cell):
         distances = np.concatenate([distances, across["v"]])
     close = distances < MIN_DISTANCE
     return first[close], second[close], distances[close]
-
-
-def check_structure(structure):
-    """Raise :class:`StructureError` unless ``structure`` is a usable periodic crystal.
-
-    Checks: at least one atom; finite, non-singular lattice (:func:`check_lattice`); finite
-    coordinates within :data:`MAX_FRACTIONAL` cells; no empty (vacancy placeholder) sites;
-    ordered sites (no partial occupancies); real elements; no two atoms closer than
-    :data:`MIN_DISTANCE` Angstrom.
-    """
-    _to_crystal(structure)
 
 
 def _check_coordinates(frac):

@@ -7,14 +7,14 @@ from pymatgen.core import Structure
 from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skcrystal.datasets import space_groups
+from skcrystal import defects
+from skcrystal.datasets import rhombohedral_path, space_groups
 from skcrystal.defects import (
     Augmenter,
     Displacements,
     Substitutions,
     Vacancies,
     bcc_to_sc,
-    rhombohedral_path,
     supercell,
 )
 
@@ -166,3 +166,9 @@ def test_rhombohedral_path_hits_the_cubic_groups(alpha, group):
     assert isinstance(structure, Structure)
     assert space_groups(structure, (1e-5,)) == [group]
     assert space_groups(rhombohedral_path(alpha, nn_distance=3.0, conventional=True), (1e-5,)) == [group]
+
+
+def test_the_old_rhombohedral_path_warns_and_gives_the_same_structure():
+    with pytest.warns(FutureWarning, match="use skcrystal.datasets.rhombohedral_path"):
+        old = defects.rhombohedral_path(75.0, nn_distance=3.0)
+    assert old == rhombohedral_path(75.0, nn_distance=3.0)

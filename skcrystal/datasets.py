@@ -54,7 +54,9 @@ def element_pool():
     from pymatgen.core import Element
 
     return tuple(
-        e.symbol for e in Element if 3 <= e.Z <= 96 and e.atomic_radius is not None and not e.is_noble_gas
+        e.symbol
+        for e in Element
+        if 3 <= e.Z <= 96 and e.atomic_radius is not None and not e.is_noble_gas
     )
 
 
@@ -72,12 +74,16 @@ class Prototype:
     ranges : dict
         Parameter name -> list of ``(low, high)`` intervals, sampled uniformly (an interval
         drawn with probability proportional to its width).
+    cell : callable
+        Free parameters -> ``(lattice, fractional coordinates)`` of the conventional cell, at
+        an arbitrary scale.
     """
 
     aflow: str
     label: str
     space_group: int
     ranges: dict
+    cell: object
 
 
 #: The prototypes of the seven classes and their parameter ranges.
@@ -91,22 +97,111 @@ class Prototype:
 #: at 109.47 degrees; A7 (hR2) is sc at alpha = 60 degrees with z = 1/4, and has half its cell
 #: at z = 1/4; beta-Sn (bct141) is diamond at c/a = sqrt(2). Every generated crystal is then
 #: checked with spglib at the paper's tolerances (see ``VERIFY_SYMPREC``).
-PROTOTYPES = (
-    Prototype("A_cF4_225_a", "fcc", 225, {}),
-    Prototype("A_cI2_229_a", "bcc", 229, {}),
-    Prototype("A_cP1_221_a", "sc", 221, {}),
-    Prototype("A_cF8_227_a", "diam", 227, {}),
-    Prototype("A_hP2_194_c", "hex/rh", 194, {"c/a": [(1.45, 1.95)]}),
-    Prototype("A_hP4_194_ac", "hex/rh", 194, {"c/a": [(2.9, 3.5)]}),
-    Prototype("A_hR1_166_a", "hex/rh", 166, {"alpha": [(65.0, 85.0), (94.0, 104.0)]}),
-    Prototype("A_hR2_166_c", "hex/rh", 166, {"alpha": [(50.0, 58.0)], "z": [(0.215, 0.24)]}),
-    Prototype("A_hR3_166_ac", "hex/rh", 166, {"c/a": [(6.9, 7.6)], "z": [(0.21, 0.235)]}),
-    Prototype("A_tI2_139_a", "bct139", 139, {"c/a": [(0.75, 0.93), (1.07, 1.33), (1.5, 1.8)]}),
-    Prototype("A_tI4_141_a", "bct141", 141, {"c/a": [(0.48, 0.62)]}),
-)
-
 _FCC = [(0, 0, 0), (0, 0.5, 0.5), (0.5, 0, 0.5), (0.5, 0.5, 0)]
 _R_CENTRING = np.array([(0, 0, 0), (2 / 3, 1 / 3, 1 / 3), (1 / 3, 2 / 3, 2 / 3)])
+
+
+def _cubic(coords):
+    def cell(params):
+        from pymatgen.core import Lattice
+
+        return Lattice.cubic(1.0), coords
+
+    return cell
+
+
+def _hexagonal(coords):
+    def cell(params):
+        from pymatgen.core import Lattice
+
+        return Lattice.hexagonal(1.0, params["c/a"]), coords
+
+    return cell
+
+
+def _tetragonal(coords):
+    def cell(params):
+        from pymatgen.core import Lattice
+
+        return Lattice.tetragonal(1.0, params["c/a"]), coords
+
+    return cell
+
+
+def _rhombohedral(*basis):
+    """Hexagonal setting of an hR prototype; ``basis`` holds ``(0, 0, sign * z)`` positions."""
+
+    def cell(params):
+        from pymatgen.core import Lattice
+
+        if "alpha" in params:
+            alpha = np.radians(params["alpha"])
+            a, c = 2 * np.sin(alpha / 2), np.sqrt(3 * (1 + 2 * np.cos(alpha)))
+        else:
+            a, c = 1.0, params["c/a"]
+        z = params.get("z", 0.0)
+        sites = np.array([(0.0, 0.0, sign * z) for sign in basis])
+        return Lattice.hexagonal(a, c), (
+            (sites[:, None, :] + _R_CENTRING[None, :, :]).reshape(-1, 3) % 1.0
+        ).tolist()
+
+    return cell
+
+
+PROTOTYPES = (
+    Prototype("A_cF4_225_a", "fcc", 225, {}, _cubic(_FCC)),
+    Prototype("A_cI2_229_a", "bcc", 229, {}, _cubic([(0, 0, 0), (0.5, 0.5, 0.5)])),
+    Prototype("A_cP1_221_a", "sc", 221, {}, _cubic([(0, 0, 0)])),
+    Prototype(
+        "A_cF8_227_a", "diam", 227, {}, _cubic(_FCC + [tuple(np.add(p, 0.25)) for p in _FCC])
+    ),
+    Prototype(
+        "A_hP2_194_c",
+        "hex/rh",
+        194,
+        {"c/a": [(1.45, 1.95)]},
+        _hexagonal([(1 / 3, 2 / 3, 0.25), (2 / 3, 1 / 3, 0.75)]),
+    ),
+    Prototype(
+        "A_hP4_194_ac",
+        "hex/rh",
+        194,
+        {"c/a": [(2.9, 3.5)]},
+        _hexagonal([(0, 0, 0), (0, 0, 0.5), (1 / 3, 2 / 3, 0.25), (2 / 3, 1 / 3, 0.75)]),
+    ),
+    Prototype(
+        "A_hR1_166_a", "hex/rh", 166, {"alpha": [(65.0, 85.0), (94.0, 104.0)]}, _rhombohedral(0)
+    ),
+    Prototype(
+        "A_hR2_166_c",
+        "hex/rh",
+        166,
+        {"alpha": [(50.0, 58.0)], "z": [(0.215, 0.24)]},
+        _rhombohedral(1, -1),
+    ),
+    Prototype(
+        "A_hR3_166_ac",
+        "hex/rh",
+        166,
+        {"c/a": [(6.9, 7.6)], "z": [(0.21, 0.235)]},
+        _rhombohedral(0, 1, -1),
+    ),
+    Prototype(
+        "A_tI2_139_a",
+        "bct139",
+        139,
+        {"c/a": [(0.75, 0.93), (1.07, 1.33), (1.5, 1.8)]},
+        _tetragonal([(0, 0, 0), (0.5, 0.5, 0.5)]),
+    ),
+    # Wyckoff 4a of I4_1/amd, origin choice 1, and its body-centred copies.
+    Prototype(
+        "A_tI4_141_a",
+        "bct141",
+        141,
+        {"c/a": [(0.48, 0.62)]},
+        _tetragonal([(0, 0, 0), (0, 0.5, 0.25), (0.5, 0.5, 0.5), (0.5, 0, 0.75)]),
+    ),
+)
 
 
 def build(prototype, element, nn_distance, params):
@@ -133,45 +228,12 @@ def build(prototype, element, nn_distance, params):
     >>> build("A_cF4_225_a", "Cu", 2.556, {}).lattice.abc  # doctest: +ELLIPSIS
     (3.614..., 3.614..., 3.614...)
     """
-    from pymatgen.core import Lattice, Structure
+    from pymatgen.core import Structure
 
-    if prototype == "A_cF4_225_a":
-        lattice, coords = Lattice.cubic(1.0), _FCC
-    elif prototype == "A_cI2_229_a":
-        lattice, coords = Lattice.cubic(1.0), [(0, 0, 0), (0.5, 0.5, 0.5)]
-    elif prototype == "A_cP1_221_a":
-        lattice, coords = Lattice.cubic(1.0), [(0, 0, 0)]
-    elif prototype == "A_cF8_227_a":
-        lattice = Lattice.cubic(1.0)
-        coords = _FCC + [tuple(np.add(p, 0.25)) for p in _FCC]
-    elif prototype == "A_hP2_194_c":
-        lattice = Lattice.hexagonal(1.0, params["c/a"])
-        coords = [(1 / 3, 2 / 3, 0.25), (2 / 3, 1 / 3, 0.75)]
-    elif prototype == "A_hP4_194_ac":
-        lattice = Lattice.hexagonal(1.0, params["c/a"])
-        coords = [(0, 0, 0), (0, 0, 0.5), (1 / 3, 2 / 3, 0.25), (2 / 3, 1 / 3, 0.75)]
-    elif prototype in ("A_hR1_166_a", "A_hR2_166_c", "A_hR3_166_ac"):
-        if "alpha" in params:
-            alpha = np.radians(params["alpha"])
-            a, c = 2 * np.sin(alpha / 2), np.sqrt(3 * (1 + 2 * np.cos(alpha)))
-        else:
-            a, c = 1.0, params["c/a"]
-        lattice = Lattice.hexagonal(a, c)
-        basis = {
-            "A_hR1_166_a": [(0, 0, 0)],
-            "A_hR2_166_c": [(0, 0, params.get("z", 0)), (0, 0, -params.get("z", 0))],
-            "A_hR3_166_ac": [(0, 0, 0), (0, 0, params.get("z", 0)), (0, 0, -params.get("z", 0))],
-        }[prototype]
-        coords = (np.asarray(basis)[:, None, :] + _R_CENTRING[None, :, :]).reshape(-1, 3) % 1.0
-    elif prototype == "A_tI2_139_a":
-        lattice = Lattice.tetragonal(1.0, params["c/a"])
-        coords = [(0, 0, 0), (0.5, 0.5, 0.5)]
-    elif prototype == "A_tI4_141_a":
-        # Wyckoff 4a of I4_1/amd, origin choice 1, and its body-centred copies.
-        lattice = Lattice.tetragonal(1.0, params["c/a"])
-        coords = [(0, 0, 0), (0, 0.5, 0.25), (0.5, 0.5, 0.5), (0.5, 0, 0.75)]
-    else:
-        raise ValueError(f"unknown prototype {prototype!r}; known: {[p.aflow for p in PROTOTYPES]}")
+    table = {p.aflow: p for p in PROTOTYPES}
+    if prototype not in table:
+        raise ValueError(f"unknown prototype {prototype!r}; known: {list(table)}")
+    lattice, coords = table[prototype].cell(params)
     structure = Structure(lattice, [element] * len(coords), coords)
     from ._cluster import median_neighbour_distance
 
@@ -252,8 +314,14 @@ def make_prototype_dataset(
     pool = tuple(elements) if elements is not None else element_pool()
     _check_elements(pool)
     seeds = np.random.SeedSequence(_entropy(random_state)).spawn(len(classes) * n_per_class)
-    tasks = [(label, seeds[i * n_per_class + k]) for i, label in enumerate(classes) for k in range(n_per_class)]
-    results = Parallel(n_jobs=n_jobs)(delayed(_one)(label, seed, pool, vary_cell) for label, seed in tasks)
+    tasks = [
+        (label, seeds[i * n_per_class + k])
+        for i, label in enumerate(classes)
+        for k in range(n_per_class)
+    ]
+    results = Parallel(n_jobs=n_jobs)(
+        delayed(_one)(label, seed, pool, vary_cell) for label, seed in tasks
+    )
     structures = [structure for structure, _ in results]
     labels = np.array([label for label, _ in tasks])
     if return_info:
@@ -302,7 +370,13 @@ def _one(label, seed, pool, vary_cell):
     cell = "conventional"
     if vary_cell:
         structure, cell = _recell(structure, rng)
-    info = {"prototype": prototype.aflow, "element": element, "nn_distance": nn_distance, "cell": cell, **params}
+    info = {
+        "prototype": prototype.aflow,
+        "element": element,
+        "nn_distance": nn_distance,
+        "cell": cell,
+        **params,
+    }
     return structure, info
 
 
@@ -328,7 +402,9 @@ def _recell(structure, rng):
         structure = structure.copy()
         structure.make_supercell(matrix)
     rotation = Rotation.random(random_state=rng).as_matrix()
-    turned = Structure(Lattice(structure.lattice.matrix @ rotation.T), structure.species, structure.frac_coords)
+    turned = Structure(
+        Lattice(structure.lattice.matrix @ rotation.T), structure.species, structure.frac_coords
+    )
     return turned, kind
 
 
@@ -364,7 +440,9 @@ def rhombohedral_path(alpha, *, element="Po", nn_distance=None, conventional=Fal
     if not 0 < alpha < 120:
         raise ValueError(f"alpha must be in (0, 120) degrees, got {alpha!r}.")
     edge = 2 * float(Element(element).atomic_radius) if nn_distance is None else float(nn_distance)
-    primitive = Structure(Lattice.from_parameters(edge, edge, edge, alpha, alpha, alpha), [element], [[0, 0, 0]])
+    primitive = Structure(
+        Lattice.from_parameters(edge, edge, edge, alpha, alpha, alpha), [element], [[0, 0, 0]]
+    )
     if conventional:
         from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 

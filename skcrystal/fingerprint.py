@@ -23,7 +23,7 @@ AUTO_COMPILE_MIN_CRYSTALS = 500
 #: before the canonical-cell search (see ``_compact_cell``). Ordinary cells are passed as given.
 REDUCE_SKEW = 50.0
 #: The warning of ``on_error="nan"`` / ``"skip"`` spells out at most this many errors (all
-#: of them are in ``errors_``).
+#: of them are returned by ``transform_with_errors``).
 MAX_ERRORS_SHOWN = 10
 
 
@@ -46,8 +46,8 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
     with ``H`` the scattering vector of pixel ``(i, j)``, ``Omega`` its solid angle and ``f``
     X-ray form factors (see :mod:`skcrystal._diffraction`). Pixels within
     ``beam_stop_radius`` of the centre are zeroed, then the three-channel image is min-max
-    scaled to [0, 1]. The transformer is stateless: ``fit`` only validates the parameters
-    (``transform`` records the bad items in ``errors_`` when ``on_error`` is not ``"raise"``).
+    scaled to [0, 1]. The transformer is stateless: ``fit`` only validates the parameters, and
+    ``transform`` changes nothing on the estimator, so a fitted pipeline can be shared.
 
     Parameters
     ----------
@@ -88,7 +88,8 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         :class:`~skcrystal.io.StructureError` of the first bad item. ``"nan"`` keeps the
         output's shape ``(n, 3, n_pixels, n_pixels)`` and fills the rows of bad items with NaN;
         ``"skip"`` drops their rows. Both issue one ``RuntimeWarning`` that lists the bad
-        items' indices and reasons, and store their errors in ``errors_``. The rows of good
+        items' indices and reasons; :meth:`transform_with_errors` returns the images and the
+        errors themselves, without the warning. The rows of good
         items are those of a clean run without the bad items. An unexpected exception raised
         by an item (a bug rather than bad input) propagates unchanged with ``"raise"``; with
         ``"nan"`` and ``"skip"`` it is wrapped in a :class:`~skcrystal.io.StructureError` that
@@ -102,13 +103,6 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
             images = fingerprint.transform(X)
             ok = ~np.isnan(images).any(axis=(1, 2, 3))
             labels = classifier.predict(images[ok])
-
-    Attributes
-    ----------
-    errors_ : list of skcrystal.io.StructureError
-        Set by ``transform`` when ``on_error`` is ``"nan"`` or ``"skip"``: the error of each bad
-        item of the last ``X``, in order (each with ``.index``, ``.item`` and ``.reason``);
-        empty if every item was good.
 
     See Also
     --------
@@ -127,15 +121,14 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
     >>> images.shape, images.dtype, float(images.min()), float(images.max())
     ((1, 3, 64, 64), dtype('float32'), 0.0, 1.0)
 
-    A bad item gives a row of NaN with ``on_error="nan"``, and its error in ``errors_``:
+    A bad item gives a row of NaN with ``on_error="nan"``; ``transform_with_errors`` also
+    returns its error:
 
-    >>> import warnings
     >>> fp = DiffractionFingerprint(n_pixels=16, target_n_atoms=32, on_error="nan")
-    >>> with warnings.catch_warnings(record=True):
-    ...     images = fp.transform([fe, "missing.cif"])
+    >>> images, errors = fp.transform_with_errors([fe, "missing.cif"])
     >>> images.shape, np.isnan(images).any(axis=(1, 2, 3)).tolist()
     ((2, 3, 16, 16), [False, True])
-    >>> [str(error) for error in fp.errors_]
+    >>> [str(error) for error in errors]
     ["X[1] ('missing.cif'): no such file"]
     """
 
@@ -276,11 +269,30 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         RuntimeWarning
             With ``on_error="nan"`` or ``"skip"``, once, if some items are bad.
         """
+        images, errors = self.transform_with_errors(X)
+        if errors:
+            warnings.warn(self._error_summary(errors, len(check_sequence(X))), RuntimeWarning, stacklevel=2)
+        return images
+
+    def transform_with_errors(self, X):
+        """:meth:`transform`, and the errors of the bad items instead of a warning.
+
+        Parameters
+        ----------
+        X : sequence of Structure, Atoms or path
+
+        Returns
+        -------
+        images : ndarray
+            As :meth:`transform` returns them.
+        errors : list of skcrystal.io.StructureError
+            The error of each bad item, in order (each with ``.index``, ``.item`` and
+            ``.reason``); empty if every item was good, and always with ``on_error="raise"``,
+            which raises the first one.
+        """
         self._check_params()
         if self.on_error == "raise":
-            # errors_ describes the last non-raising transform only.
-            self.__dict__.pop("errors_", None)
-            return self.render(self.clusters(X))
+            return self.render(self.clusters(X)), []
         items = check_sequence(X)
         good, errors = [], []
         for index, (item, result) in enumerate(zip(items, self._clusters_or_errors(items))):
@@ -288,7 +300,6 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
                 errors.append(_as_structure_error(result, index, item))
             else:
                 good.append((index, result))
-        self.errors_ = errors
         n = self.n_pixels
         images = np.empty((0, 3, n, n), dtype=np.float32)
         if good:
@@ -297,16 +308,14 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
             full = np.full((len(items), 3, n, n), np.nan, dtype=np.float32)
             full[[index for index, _ in good]] = images
             images = full
-        if errors:
-            warnings.warn(self._error_summary(errors, len(items)), RuntimeWarning, stacklevel=2)
-        return images
+        return images, errors
 
     def _error_summary(self, errors, n_items):
         fate = "are all NaN" if self.on_error == "nan" else "were dropped"
         indices = [error.index for error in errors]
         lines = [
             f"{len(errors)} of {n_items} items of X could not be fingerprinted; their rows {fate} "
-            f"(on_error={self.on_error!r}). Indices: {indices}. Their errors are in errors_:"
+            f"(on_error={self.on_error!r}). Indices: {indices}. transform_with_errors(X) returns their errors:"
         ]
         lines += [f"  {error}" for error in errors[:MAX_ERRORS_SHOWN]]
         if len(errors) > MAX_ERRORS_SHOWN:

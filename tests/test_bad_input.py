@@ -278,7 +278,7 @@ def test_on_error_raise_is_the_default_and_raises_the_first_bad_item():
     with pytest.raises(StructureError, match=r"^X\[0\] \(int\): unsupported type") as info:
         fingerprint.transform(MIXED)
     assert info.value.index == 0
-    assert not hasattr(fingerprint, "errors_")
+    assert not hasattr(fingerprint, "errors_")  # transform keeps nothing on the estimator
 
 
 def test_on_error_nan_keeps_the_shape_and_the_good_rows(clean):
@@ -288,16 +288,19 @@ def test_on_error_nan_keeps_the_shape_and_the_good_rows(clean):
     assert len(record) == 1
     text = str(record[0].message)
     assert "3 of 6 items" in text and "[0, 3, 5]" in text and "NaN" in text
-    for error in fingerprint.errors_:
+    again, errors = fingerprint.transform_with_errors(MIXED)
+    for error in errors:
         assert str(error) in text
     assert images.shape == (6, 3, 16, 16) and images.dtype == np.float32
     assert np.isnan(images[BAD_INDICES]).all()
     np.testing.assert_array_equal(images[GOOD_INDICES], clean)
-    assert [e.index for e in fingerprint.errors_] == BAD_INDICES
-    assert [e.item for e in fingerprint.errors_] == [MIXED[i] for i in BAD_INDICES]
-    reasons = [e.reason for e in fingerprint.errors_]
+    np.testing.assert_array_equal(again, images)
+    assert [e.index for e in errors] == BAD_INDICES
+    assert [e.item for e in errors] == [MIXED[i] for i in BAD_INDICES]
+    reasons = [e.reason for e in errors]
     assert "unsupported type" in reasons[0] and reasons[1] == "no such file" and reasons[2] == "no atoms"
-    assert all(isinstance(e, StructureError) for e in fingerprint.errors_)
+    assert all(isinstance(e, StructureError) for e in errors)
+    assert not hasattr(fingerprint, "errors_")
 
 
 def test_on_error_skip_drops_the_bad_rows(clean):
@@ -305,7 +308,7 @@ def test_on_error_skip_drops_the_bad_rows(clean):
     with pytest.warns(RuntimeWarning, match=r"3 of 6 items .* were dropped"):
         images = fingerprint.transform(MIXED)
     np.testing.assert_array_equal(images, clean)
-    assert [e.index for e in fingerprint.errors_] == BAD_INDICES
+    assert [e.index for e in fingerprint.transform_with_errors(MIXED)[1]] == BAD_INDICES
 
 
 def test_non_raising_modes_with_only_good_or_only_bad_items(clean):
@@ -313,14 +316,14 @@ def test_non_raising_modes_with_only_good_or_only_bad_items(clean):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no warning when every item is good
         np.testing.assert_array_equal(fingerprint.transform(GOOD), clean)
-    assert fingerprint.errors_ == []
+    assert fingerprint.transform_with_errors(GOOD)[1] == []
     with pytest.warns(RuntimeWarning):
         assert np.isnan(fingerprint.transform(BAD)).all()
     with pytest.warns(RuntimeWarning):
         assert fingerprint.set_params(on_error="skip").transform(BAD).shape == (0, 3, 16, 16)
-    assert len(fingerprint.errors_) == 3
-    fingerprint.set_params(on_error="raise").transform(GOOD)
-    assert not hasattr(fingerprint, "errors_")  # no stale errors from an earlier transform
+    images, errors = fingerprint.transform_with_errors(BAD)
+    assert images.shape == (0, 3, 16, 16) and len(errors) == 3
+    assert fingerprint.set_params(on_error="raise").transform_with_errors(GOOD)[1] == []
 
 
 def test_the_warning_lists_at_most_a_few_errors_in_full():
@@ -328,7 +331,8 @@ def test_the_warning_lists_at_most_a_few_errors_in_full():
     with pytest.warns(RuntimeWarning, match=r"and 5 more") as record:
         fingerprint.transform([FE] + [None] * 15)
     assert str(list(range(1, 16))) in str(record[0].message)
-    assert len(fingerprint.errors_) == 15
+    assert "transform_with_errors(X) returns their errors" in str(record[0].message)
+    assert len(fingerprint.transform_with_errors([FE] + [None] * 15)[1]) == 15
 
 
 @pytest.mark.parametrize("on_error", ["nan", "skip"])
@@ -358,7 +362,7 @@ def test_unexpected_errors_propagate_with_raise_and_are_wrapped_otherwise(monkey
     with pytest.warns(RuntimeWarning, match=r"X\[1\] \(Structure Cu4\): unexpected ZeroDivisionError: boom"):
         images = fingerprint.transform([FE, CU])
     assert np.isfinite(images[0]).all() and np.isnan(images[1]).all()
-    [error] = fingerprint.errors_
+    [error] = fingerprint.transform_with_errors([FE, CU])[1]
     assert error.index == 1 and error.item is CU
     assert error.reason == "unexpected ZeroDivisionError: boom"
     assert isinstance(error.__cause__, ZeroDivisionError)
@@ -383,7 +387,7 @@ def test_on_error_nan_in_a_pipeline_fit_transform(clean):
     with pytest.warns(RuntimeWarning):
         flat = pipe.fit_transform(MIXED, list("abcdef"))
     assert flat.shape == (6, 3 * 16 * 16)
-    assert [e.index for e in pipe.named_steps["fingerprint"].errors_] == BAD_INDICES
+    assert np.isnan(flat[BAD_INDICES]).all() and np.isfinite(flat[GOOD_INDICES]).all()
 
 
 # --- hypothesis: random structures and parameters -----------------------------------------
@@ -489,8 +493,8 @@ def test_errors_from_worker_processes_name_the_callers_items(clean):
         images = fingerprint.transform(MIXED)
     np.testing.assert_allclose(images[GOOD_INDICES], clean, atol=1e-6)
     assert np.isnan(images[BAD_INDICES]).all()
-    # The workers got copies; errors_ holds the items the caller passed.
-    assert all(error.item is MIXED[error.index] for error in fingerprint.errors_)
+    # The workers got copies; the errors hold the items the caller passed.
+    assert all(error.item is MIXED[error.index] for error in fingerprint.transform_with_errors(MIXED)[1])
 
 
 #: A crystal with five atoms at random places in its cell, and the same crystal in the cell
@@ -541,11 +545,10 @@ def test_structures_rejected_before_or_in_the_workers_are_named_alike():
     reports = []
     for n_jobs in (None, 2):
         fingerprint = DiffractionFingerprint(**FAST, on_error="skip", n_jobs=n_jobs)
-        with pytest.warns(RuntimeWarning):
-            images = fingerprint.transform(X)
+        images, errors = fingerprint.transform_with_errors(X)
         assert images.shape[0] == 2
-        assert [error.item is X[error.index] for error in fingerprint.errors_] == [True, True]
-        reports.append([str(error) for error in fingerprint.errors_])
+        assert [error.item is X[error.index] for error in errors] == [True, True]
+        reports.append([str(error) for error in errors])
     assert reports[0] == reports[1]
     assert "X[1] (Structure " in reports[0][0] and "partial occupancies" in reports[0][0]
     assert "X[3] (Structure Cu2)" in reports[0][1] and "on top of each other" in reports[0][1]

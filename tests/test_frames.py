@@ -205,7 +205,7 @@ def test_estimators_refuse_a_trajectory_and_keep_the_good_items(trajectory):
         images = fingerprint.transform([str(trajectory), FRAMES[1]])
     assert images.shape == (2, 3, 64, 64)
     assert np.isnan(images[0]).all() and np.isfinite(images[1]).all()
-    [error] = fingerprint.errors_
+    [error] = fingerprint.transform_with_errors([str(trajectory), FRAMES[1]])[1]
     assert error.index == 0 and "md.extxyz" in str(error)
     assert "more than one frame" in error.reason and "skcrystal.read_frames(path)" in error.reason
     with pytest.raises(StructureError, match=r"X\[1\].*more than one frame"):

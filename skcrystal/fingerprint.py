@@ -314,8 +314,10 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         fate = "are all NaN" if self.on_error == "nan" else "were dropped"
         indices = [error.index for error in errors]
         lines = [
-            f"{len(errors)} of {n_items} items of X could not be fingerprinted; their rows {fate} "
-            f"(on_error={self.on_error!r}). Indices: {indices}. transform_with_errors(X) returns their errors:"
+            (
+                f"{len(errors)} of {n_items} items of X could not be fingerprinted; their rows {fate} "
+                f"(on_error={self.on_error!r}). Indices: {indices}. transform_with_errors(X) returns their errors:"
+            )
         ]
         lines += [f"  {error}" for error in errors[:MAX_ERRORS_SHOWN]]
         if len(errors) > MAX_ERRORS_SHOWN:

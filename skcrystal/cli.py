@@ -39,6 +39,9 @@ def build_parser():
         "--model", metavar="DIR", default=None, help="a model folder written by 'skcrystal train' (default: the shipped one)"
     )
     classify.add_argument(
+        "--device", default="cpu", help="torch device of the fingerprints and the network, e.g. cuda (default: cpu)"
+    )
+    classify.add_argument(
         "--no-unknown",
         action="store_true",
         help="always give the nearest class, never 'unknown' (turns the reject option off)",
@@ -86,6 +89,7 @@ def build_parser():
         "-o", "--output-dir", default="fingerprints", help="folder for the PNG images (default: %(default)s)"
     )
     fingerprint.add_argument("--n-pixels", type=int, default=64, help="detector pixels per side (default: 64)")
+    fingerprint.add_argument("--device", default="cpu", help="torch device of the kernel, e.g. cuda (default: cpu)")
     train = commands.add_parser(
         "train",
         help="train the paper's network on generated crystals and save it (the shipped model's recipe)",
@@ -135,8 +139,27 @@ def _species_argument(text):
 
 def main(argv=None):
     """Run the command line; return the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    problem = _device_problem(getattr(args, "device", "cpu"))
+    if problem:
+        parser.error(f"--device {args.device}: {problem}")
     return {"classify": _classify, "fingerprint": _fingerprint, "train": _train}[args.command](args)
+
+
+def _device_problem(device):
+    """Why torch cannot use ``device`` here, or ``None``."""
+    if device == "cpu":
+        return None
+    import torch
+
+    try:
+        kind = torch.device(device).type
+    except RuntimeError as error:
+        return str(error).strip().splitlines()[0]
+    if kind == "cuda" and not torch.cuda.is_available():
+        return "torch sees no CUDA device"
+    return None
 
 
 def _classify(args):
@@ -145,7 +168,7 @@ def _classify(args):
     from .io import _SEVERAL_FRAMES, _TYPES_ONLY
     from .pretrained import load_pretrained
 
-    model = load_pretrained(args.model)
+    model = load_pretrained(args.model, device=args.device)
     if args.no_unknown:
         model.named_steps["classifier"].set_params(unknown_label=None)
     fingerprint = model.named_steps["fingerprint"].set_params(n_jobs=args.jobs)
@@ -320,7 +343,7 @@ def _fingerprint(args):
 
     output = Path(args.output_dir)
     output.mkdir(parents=True, exist_ok=True)
-    fp = DiffractionFingerprint(n_pixels=args.n_pixels)
+    fp = DiffractionFingerprint(n_pixels=args.n_pixels, device=args.device)
     failed = 0
     for index, path in enumerate(args.paths):
         try:

@@ -52,6 +52,19 @@ def test_a_liquid_is_unknown_with_its_nearest_class_and_score(capsys):
     assert row["label"] == records[0]["nearest"] and "score" not in row
 
 
+@pytest.mark.parametrize("device", ["cuda", "gpu0"])
+def test_an_unusable_device_is_a_usage_error(device, capsys):
+    import torch
+
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    for command in ("classify", "fingerprint"):
+        with pytest.raises(SystemExit) as info:
+            main([command, "--device", device, GOOD[0]])
+        assert info.value.code == 2
+        assert f"--device {device}:" in capsys.readouterr().err
+
+
 def test_jobs_give_the_serial_answer_and_keep_the_good_files(tmp_path, capsys):
     broken = tmp_path / "binary.cif"
     broken.write_bytes(bytes(range(256)))

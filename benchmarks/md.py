@@ -141,7 +141,10 @@ def worker(args):
         started = time.perf_counter()
         result = {"frame": index}
         try:
-            result["label"] = str(model.predict([frames[index]])[0])
+            images = model.named_steps["fingerprint"].transform([frames[index]])
+            classifier = model.named_steps["classifier"]
+            result["label"] = str(classifier.predict(images)[0])
+            result["nearest"] = str(classifier.classes_[classifier.predict_proba(images)[0].argmax()])
         except Exception as error:  # noqa: BLE001 -- counts every failure, MemoryError included
             result["error"] = type(error).__name__
             cause = error.__cause__
@@ -208,13 +211,17 @@ def summarise_skcrystal(meta, results):
     summary = {
         "frames": len(results),
         "labels": dict(Counter(label for label in labels if label is not None)),
+        "nearest_labels": dict(Counter(r["nearest"] for r in results if "nearest" in r)),
         "errors": dict(errors),
         "n_errors": sum(errors.values()),
         "seconds_per_frame_median": statistics.median(times) if times else None,
         "peak_extra_mib": max((r.get("peak_extra_mib", 0.0) for r in results), default=None),
     }
+    summary["fraction_unknown"] = sum(label == "unknown" for label in labels) / len(results)
     if is_crystal(meta):
         summary["fraction_correct"] = sum(label == meta["class_label"] for label in labels) / len(results)
+        nearest = [r.get("nearest", r.get("label")) for r in results]
+        summary["fraction_nearest_correct"] = sum(n == meta["class_label"] for n in nearest) / len(results)
     return summary
 
 
@@ -306,24 +313,27 @@ def markdown(report):
              f"`{report['skcrystal_path']}`), OVITO {report['ovito_version']}, "
              f"{report['threads']} thread(s), frames per point: {report['frames_per_point'] or 'all'}, "
              f"data: `{report['data']}`, {report['seconds']:.0f} s in all.")
-    legend = ("Crystals: % of frames given the right class (skcrystal) and % of atoms given the right "
-              "structure type (OVITO, mean over frames). Errors: frames that raised, timed out or "
+    legend = ("Crystals: % of frames given the right class (skcrystal, the nearest class, as if the reject "
+              "option were off), % of frames it calls unknown (its reject option), and % of atoms given "
+              "the right structure type (OVITO, mean over frames). Errors: frames that raised, timed out or "
               "killed the worker (counted wrong). "
               "Peak MiB: extra resident memory of the worst frame (ru_maxrss after minus before, "
               "fresh worker per point). Liquids (and melted points): skcrystal's labels, % of frames; "
               "OVITO: % of atoms 'other'. n/a: the method has no template for the class (PTM: bct141; "
               "a-CNA: sc, bct141); in brackets its most frequent label, % of atoms.")
     lines = [f"`{report['command']}`", "", about, "", legend, ""]
-    head = ["system", "class", "T/Tm", "T (K)", "N", "frames", "skcrystal % right", "errors",
+    head = ["system", "class", "T/Tm", "T (K)", "N", "frames", "skcrystal % right", "% unknown", "errors",
             "s/frame", "peak MiB"] + columns
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for point in report["points"]:
         sk = point["skcrystal"]
         errors = ", ".join(f"{k} {v}" for k, v in sk["errors"].items()) or "0"
+        unknown = percent(sk.get("fraction_unknown"))
         if point["phase"] == "solid":
-            right = percent(sk["fraction_correct"])
-            if sk["labels"] and set(sk["labels"]) != {point["class_label"]}:
-                right += f" ({label_mix(sk['labels'], sk['frames'])})"
+            right = percent(sk.get("fraction_nearest_correct", sk["fraction_correct"]))
+            wrong = {k: v for k, v in sk.get("nearest_labels", sk["labels"]).items() if k != point["class_label"]}
+            if wrong:
+                right += f" ({label_mix(sk.get('nearest_labels', sk['labels']), sk['frames'])})"
             ovito = [ovito_cell(point, c) for c in columns]
         else:
             right = f"{point['phase']}: " + (label_mix(sk["labels"], sk["frames"]) or "no label")
@@ -332,7 +342,7 @@ def markdown(report):
         seconds = "-" if sk["seconds_per_frame_median"] is None else f"{sk['seconds_per_frame_median']:.2f}"
         peak = "-" if sk["peak_extra_mib"] is None else f"{sk['peak_extra_mib']:.0f}"
         row = [point["system"], point["class_label"], f"{point['T_over_Tm']:g}", f"{point['T_K']:.0f}",
-               str(point["n_atoms"]), str(sk["frames"]), right, errors, seconds, peak] + ovito
+               str(point["n_atoms"]), str(sk["frames"]), right, unknown, errors, seconds, peak] + ovito
         lines.append("| " + " | ".join(row) + " |")
     lines += ["", totals(report)]
     return "\n".join(lines) + "\n"
@@ -341,12 +351,19 @@ def markdown(report):
 def totals(report):
     crystals = [p for p in report["points"] if p["phase"] == "solid"]
     frames = sum(p["skcrystal"]["frames"] for p in crystals)
-    right = sum(p["skcrystal"]["fraction_correct"] * p["skcrystal"]["frames"] for p in crystals)
+    right = sum(p["skcrystal"].get("fraction_nearest_correct", p["skcrystal"]["fraction_correct"])
+                * p["skcrystal"]["frames"] for p in crystals)
+    rejected = sum(p["skcrystal"].get("fraction_unknown", 0) * p["skcrystal"]["frames"] for p in crystals)
+    liquids = [p for p in report["points"] if p["phase"] == "liquid"]
+    liquid_frames = sum(p["skcrystal"]["frames"] for p in liquids)
+    liquid_unknown = sum(p["skcrystal"].get("fraction_unknown", 0) * p["skcrystal"]["frames"] for p in liquids)
     errors = sum(p["skcrystal"]["n_errors"] for p in report["points"])
     all_frames = sum(p["skcrystal"]["frames"] for p in report["points"])
     share = 100 * right / max(frames, 1)
-    text = (f"Crystal frames: skcrystal right on {right:.0f} of {frames} ({share:.1f} %); "
-            f"frames that failed (raised, timed out or killed): {errors} of {all_frames} (liquids included).")
+    text = (f"Crystal frames: skcrystal's nearest class right on {right:.0f} of {frames} ({share:.1f} %), "
+            f"called unknown: {rejected:.0f}; liquid frames called unknown: {liquid_unknown:.0f} of "
+            f"{liquid_frames}; frames that failed (raised, timed out or killed): {errors} of {all_frames} "
+            "(liquids included).")
     for column in report["ovito_columns"]:
         values = [p["ovito"][column]["fraction_right"] for p in crystals if p.get("ovito")]
         values = [v for v in values if v is not None]

@@ -35,8 +35,66 @@ AUGMENTATION = (
 )
 
 
+#: Lindemann ratios of the Debye phonons in the novelty sample: hotter than the training's
+#: 0.1, as real crystals are up to their melting point (``benchmarks/md.py``).
+NOVELTY_THERMAL = (0.1, 0.125, 0.15)
+#: Share of the novelty sample's held-out crystals that the shipped threshold accepts.
+NOVELTY_ACCEPTANCE = 0.995
+
+
+def novelty_sample(n_per_class, random_state=0, n_jobs=None):
+    """Crystals of the seven classes that the novelty threshold of the recipe is fitted on.
+
+    ``make_prototype_dataset(n_per_class, random_state=...)`` made defective as in training
+    (:data:`AUGMENTATION`), and the same pristine crystals again with Debye phonons at the
+    Lindemann ratios of :data:`NOVELTY_THERMAL`, a third each.
+
+    Parameters
+    ----------
+    n_per_class : int
+    random_state : int, default=0
+    n_jobs : int, default=None
+
+    Returns
+    -------
+    structures : list of pymatgen.core.Structure
+        ``14 * n_per_class`` crystals.
+    labels : ndarray of str
+
+    Examples
+    --------
+    >>> structures, labels = novelty_sample(1, random_state=3)
+    >>> len(structures), sorted(set(labels)) == sorted(labels[:7])
+    (14, True)
+    """
+    import numpy as np
+
+    from .datasets import make_prototype_dataset
+    from .defects import ThermalDisplacements
+
+    structures, labels = make_prototype_dataset(
+        n_per_class, random_state=random_state, n_jobs=n_jobs
+    )
+    rng = np.random.RandomState(random_state)
+    hot, hot_labels = [], []
+    for ratio, share in zip(
+        NOVELTY_THERMAL, np.array_split(rng.permutation(len(structures)), len(NOVELTY_THERMAL))
+    ):
+        generator = ThermalDisplacements(lindemann=ratio, random_state=rng.randint(2**31 - 1))
+        hot += generator.transform([structures[i] for i in share]) if len(share) else []
+        hot_labels += labels[share].tolist()
+    return _augment(structures, random_state) + hot, np.concatenate([labels, hot_labels])
+
+
 def train_pretrained(
-    n_per_class=1500, *, max_epochs=5, augment=False, precision="float32", random_state=0, n_jobs=None, verbose=1
+    n_per_class=1500,
+    *,
+    max_epochs=5,
+    augment=False,
+    precision="float32",
+    random_state=0,
+    n_jobs=None,
+    verbose=1,
 ):
     """The recipe of the shipped model: the paper's network on generated crystals.
 
@@ -53,7 +111,8 @@ def train_pretrained(
     precision : {"float32", "bfloat16"}, default="float32"
         Arithmetic of the training steps (see :class:`~skcrystal.CrystalClassifier`).
     random_state : int, default=0
-        Seeds the data and the training.
+        Seeds the data and the training; the novelty sample is drawn with
+        ``random_state + 1``.
     n_jobs : int, default=None
         joblib processes for the data and the fingerprints.
     verbose : int, default=1
@@ -61,7 +120,9 @@ def train_pretrained(
     Returns
     -------
     pipeline : sklearn.pipeline.Pipeline
-        Fitted ``DiffractionFingerprint`` + ``CrystalClassifier``.
+        Fitted ``DiffractionFingerprint`` + ``CrystalClassifier``; its novelty score and
+        threshold (``acceptance`` :data:`NOVELTY_ACCEPTANCE`) are fitted on
+        :func:`novelty_sample` of a fifth of ``n_per_class`` (at least 2).
     info : dict
         What was done, with timings in seconds.
     """
@@ -70,7 +131,9 @@ def train_pretrained(
     from .fingerprint import DiffractionFingerprint
 
     start = time.perf_counter()
-    structures, labels = make_prototype_dataset(n_per_class, random_state=random_state, n_jobs=n_jobs)
+    structures, labels = make_prototype_dataset(
+        n_per_class, random_state=random_state, n_jobs=n_jobs
+    )
     if augment:
         structures = _augment(structures, random_state)
     generated = time.perf_counter()
@@ -82,6 +145,8 @@ def train_pretrained(
     )
     classifier.fit(images, labels)
     trained = time.perf_counter()
+    fit_recipe_novelty(classifier, fingerprint, max(2, n_per_class // 5), random_state + 1, n_jobs)
+    novelty = time.perf_counter()
     info = {
         "n_per_class": n_per_class,
         "n_structures": len(structures),
@@ -92,9 +157,23 @@ def train_pretrained(
         "seconds_data": round(generated - start, 1),
         "seconds_fingerprints": round(fingerprinted - generated, 1),
         "seconds_training": round(trained - fingerprinted, 1),
+        "novelty": {
+            "n_per_class": max(2, n_per_class // 5),
+            "random_state": random_state + 1,
+            "thermal": list(NOVELTY_THERMAL),
+            "acceptance": NOVELTY_ACCEPTANCE,
+            "seconds": round(novelty - trained, 1),
+        },
         "valid_acc_last_epoch": _last(classifier, "valid_acc"),
     }
     return _pipeline(fingerprint, classifier), info
+
+
+def fit_recipe_novelty(classifier, fingerprint, n_per_class, random_state, n_jobs=None):
+    """Fit the classifier's novelty score and threshold on :func:`novelty_sample` (the recipe's step)."""
+    structures, labels = novelty_sample(n_per_class, random_state, n_jobs)
+    classifier.set_params(acceptance=NOVELTY_ACCEPTANCE)
+    return classifier.fit_novelty(fingerprint.transform(structures), labels)
 
 
 def _augment(structures, random_state):
@@ -155,7 +234,9 @@ def save_pretrained(pipeline, directory, info=None):
     classifier = pipeline.named_steps["classifier"]
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    torch.save({k: v.cpu() for k, v in classifier.module_.state_dict().items()}, directory / WEIGHTS)
+    torch.save(
+        {k: v.cpu() for k, v in classifier.module_.state_dict().items()}, directory / WEIGHTS
+    )
     module_params = {
         key: list(value) if isinstance(value, tuple) else value
         for key, value in classifier.get_params_for("module").items()
@@ -163,7 +244,9 @@ def save_pretrained(pipeline, directory, info=None):
     metadata = {
         "classes": _json_labels(classifier.classes_),
         "image_shape": [int(n) for n in classifier.image_shape_],
-        "fingerprint": {k: v for k, v in fingerprint.get_params().items() if k not in ("n_jobs", "device")},
+        "fingerprint": {
+            k: v for k, v in fingerprint.get_params().items() if k not in ("n_jobs", "device")
+        },
         "module": module_params,
         "info": info or {},
     }
@@ -221,7 +304,11 @@ def load_pretrained(directory=None, *, device="cpu"):
     }
     novelty = metadata.get("novelty")
     reject = (
-        {"novelty": novelty["score"], "acceptance": novelty["acceptance"], "unknown_label": novelty["unknown_label"]}
+        {
+            "novelty": novelty["score"],
+            "acceptance": novelty["acceptance"],
+            "unknown_label": novelty["unknown_label"],
+        }
         if novelty
         else {"unknown_label": None}
     )

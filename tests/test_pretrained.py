@@ -9,6 +9,7 @@ import torch
 
 from skcrystal.datasets import make_prototype_dataset
 from skcrystal.pretrained import (
+    NOVELTY_ACCEPTANCE,
     WEIGHTS,
     _augment,
     load_pretrained,
@@ -28,9 +29,11 @@ def tiny(tmp_path_factory):
 
 
 def test_recipe_reports_what_it_did(tiny):
-    _, info, _ = tiny
+    pipeline, info, _ = tiny
     assert info["n_structures"] == 70 and info["max_epochs"] == 1
-    assert all(info[key] >= 0 for key in ("seconds_data", "seconds_fingerprints", "seconds_training"))
+    assert info["novelty"]["n_per_class"] == 2 and info["novelty"]["random_state"] == 1
+    classifier = pipeline.named_steps["classifier"]
+    assert classifier.acceptance == NOVELTY_ACCEPTANCE and np.isfinite(classifier.offset_)
 
 
 def test_augmentation_makes_half_the_crystals_defective():

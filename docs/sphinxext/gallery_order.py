@@ -7,6 +7,8 @@ ORDER = (
     "plot_bcc_to_sc.py",
     "plot_rhombohedral_path.py",
     "plot_amorphisation.py",
+    "plot_thermal_motion.py",
+    "plot_unknown_structures.py",
     "plot_attribution_maps.py",
     "plot_prototype_dataset.py",
     "plot_grid_search.py",

@@ -15,7 +15,7 @@ fingerprint, and mostly the inner ones. Deconvolution, the method closest in con
 the paper's attentive response maps, does not pick out the peaks with the shipped model: in
 evaluation mode the dense head of this network is linear, so a deconvolution map depends on
 the image only through the max-pool switches, and its maps are a few smooth blobs, some of
-them away from any peak (the fcc and bcc maps share one in the bottom-right corner). The
+them away from any peak. The
 numbers printed below measure it. The filter back-projections and the class templates, built
 on guided backpropagation, do follow the peaks.
 """
@@ -99,17 +99,17 @@ for method in methods:
     print(f"{method:22s} {on_peaks:9.2f} {other_class:12.2f} {other_crystal:14.2f}")
 
 # %%
-# Integrated gradients puts almost all of its weight on the peaks (0.92); guided
-# backpropagation and saliency put two to four times the share a map blind to the image would
-# (0.18 and 0.11; they also light up the pixels around a few peaks); guided backpropagation
-# barely depends on the class explained (0.92). Deconvolution and Grad-CAM score 0.07 on the
-# peaks, close to the 0.05 of a blind map: their maps are spread over the detector and do not
+# Integrated gradients puts almost all of its weight on the peaks (0.95); guided
+# backpropagation and saliency put four to five times the share a map blind to the image would
+# (0.25 and 0.18; they also light up the pixels around a few peaks); guided backpropagation
+# barely depends on the class explained (0.98). Deconvolution and Grad-CAM score 0.05 and 0.06
+# on the peaks, the 0.05 of a blind map: their maps are spread over the detector and do not
 # pick out the diffraction peaks. For deconvolution this is the expected behaviour with this
 # network (see the Notes of :func:`~skcrystal.explain.attribution_maps`): the positive part of
 # the gradient passes every ReLU whatever the image, so the image enters only through the
 # max-pool switches, and the map is a smooth pattern set largely by the network's weights
-# rather than by the crystal; its maps of different crystals correlate more (0.22) than those
-# of any other method (0.04 to 0.17). It is the honest result of the method the paper's
+# rather than by the crystal; its maps of different crystals correlate more (0.46) than those
+# of any other method (0.02 to 0.12). It is the honest result of the method the paper's
 # attentive response maps are closest to; use the other methods to see which peaks decide.
 
 # %%

@@ -10,7 +10,7 @@ follows the network's class probabilities along this path, averaged over random 
 the atoms removed.
 
 What to look for: the model keeps answering bcc until most of the body centres are gone
-(bcc is still at 0.98 with 65 % removed), then hands over to sc, crossing over at a little
+(bcc is still at 0.99 with 65 % removed), then hands over to sc, crossing over at a little
 under three quarters (about 72 %) and reaching sc above 0.999 by 80 %. In this narrow region both
 classes are likely and the spread between random realisations (the bands, one standard
 deviation) is largest. No other class gets a noticeable probability.

@@ -122,7 +122,8 @@ def train_pretrained(
     pipeline : sklearn.pipeline.Pipeline
         Fitted ``DiffractionFingerprint`` + ``CrystalClassifier``; its novelty score and
         threshold (``acceptance`` :data:`NOVELTY_ACCEPTANCE`) are fitted on
-        :func:`novelty_sample` of a fifth of ``n_per_class`` (at least 2).
+        :func:`novelty_sample` of a fifth of ``n_per_class`` (at least 5, so that each class
+        has the 10 members that the stratified 10 % split needs).
     info : dict
         What was done, with timings in seconds.
     """
@@ -145,7 +146,7 @@ def train_pretrained(
     )
     classifier.fit(images, labels)
     trained = time.perf_counter()
-    fit_recipe_novelty(classifier, fingerprint, max(2, n_per_class // 5), random_state + 1, n_jobs)
+    fit_recipe_novelty(classifier, fingerprint, max(5, n_per_class // 5), random_state + 1, n_jobs)
     novelty = time.perf_counter()
     info = {
         "n_per_class": n_per_class,
@@ -158,7 +159,7 @@ def train_pretrained(
         "seconds_fingerprints": round(fingerprinted - generated, 1),
         "seconds_training": round(trained - fingerprinted, 1),
         "novelty": {
-            "n_per_class": max(2, n_per_class // 5),
+            "n_per_class": max(5, n_per_class // 5),
             "random_state": random_state + 1,
             "thermal": list(NOVELTY_THERMAL),
             "acceptance": NOVELTY_ACCEPTANCE,

@@ -31,7 +31,7 @@ def tiny(tmp_path_factory):
 def test_recipe_reports_what_it_did(tiny):
     pipeline, info, _ = tiny
     assert info["n_structures"] == 70 and info["max_epochs"] == 1
-    assert info["novelty"]["n_per_class"] == 2 and info["novelty"]["random_state"] == 1
+    assert info["novelty"]["n_per_class"] == 5 and info["novelty"]["random_state"] == 1
     classifier = pipeline.named_steps["classifier"]
     assert classifier.acceptance == NOVELTY_ACCEPTANCE and np.isfinite(classifier.offset_)
 
@@ -123,9 +123,10 @@ def test_shipped_model_classifies_the_bundled_examples():
 @pytest.mark.parametrize("novelty", ["mahalanobis", "knn", "energy"])
 def test_the_novelty_score_and_threshold_round_trip(tiny, tmp_path, novelty):
     pipeline, _, _ = tiny
-    structures, _ = make_prototype_dataset(1, random_state=5)
+    # Ten crystals per class: the stratified 10 % split needs ten members of each.
+    structures, labels = make_prototype_dataset(10, random_state=5)
     classifier = pipeline.named_steps["classifier"]
-    images, labels = pipeline.named_steps["fingerprint"].transform(structures * 2), np.repeat(classifier.classes_, 2)
+    images = pipeline.named_steps["fingerprint"].transform(structures)
     classifier.set_params(novelty=novelty, acceptance=0.9).fit_novelty(images, labels)
     save_pretrained(pipeline, tmp_path)
     loaded = load_pretrained(tmp_path).named_steps["classifier"]

@@ -153,8 +153,8 @@ def test_a_trajectory_gives_one_row_per_frame(tmp_path, capsys):
     ]
     assert [r["label"] for r in records] == ["fcc", "fcc", "bcc", "fcc", "bcc"]
     # A file of one structure keeps its keys; a frame adds its number.
-    assert set(records[0]) == {"path", "label", "probability", "probabilities"}
-    assert set(records[1]) == {"path", "frame", "label", "probability", "probabilities"}
+    assert set(records[0]) == {"path", "label", "nearest", "probability", "score", "probabilities"}
+    assert set(records[1]) == {"path", "frame", "label", "nearest", "probability", "score", "probabilities"}
 
 
 def test_frames_option_csv_frame_column_and_baseline_per_frame(tmp_path, capsys):
@@ -213,7 +213,7 @@ def test_lammps_dump_types_are_named_with_species(tmp_path, capsys):
     single = str(write_dump(tmp_path / "one.lammpstrj", FRAMES[1:2]))
     assert main(["classify", "--format", "json", "--species", "1=Fe", single]) == 0
     [record] = json.loads(capsys.readouterr().out)
-    assert set(record) == {"path", "label", "probability", "probabilities"} and record["label"] == "bcc"
+    assert set(record) == {"path", "label", "nearest", "probability", "score", "probabilities"} and record["label"] == "bcc"
 
 
 @pytest.mark.parametrize("option", [["--frames", "::-1"], ["--frames", "a"], ["--species", "1:Al"], ["--species", "1=Xx"]])

@@ -396,6 +396,7 @@ def plot(report, path, name):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6), layout="constrained")
+    top = 0.0
     for score, entry in report["scores"].items():
         inside = np.concatenate(
             [r["values"] for r in entry["in"].values()]
@@ -416,10 +417,11 @@ def plot(report, path, name):
             inside
         )
         ax.plot(coverage, 100 * risk, label=score, lw=2.5 if score == name else 1)
+        top = max(top, 100 * risk[coverage >= 0.8].max())
     ax.set_xlabel("coverage: share of in-class test structures accepted")
     ax.set_ylabel("risk: % of accepted that are wrong")
     ax.set_xlim(0.8, 1.0)
-    ax.set_ylim(0, None)
+    ax.set_ylim(0, 1.1 * top)
     ax.legend(fontsize=7)
     fig.savefig(path, dpi=120)
 

@@ -13,14 +13,14 @@ What to look for: three peaks of fcc, sc and bcc at their angles, and hex/rh in 
 this grid the model names the cubic class from 59 to 61 degrees, from 89.5 to 90.5 and from
 108.97 to 110 (the symmetry of the bare lattice is judged with a tolerance of 3 % of its
 vectors, which the frames of a simulation box breathing under NPT need: their cubic boxes
-have sides up to 1.3 % apart), and hex/rh half a degree further out. Elsewhere the lattice is
+have sides up to 1.3 % apart), and hex/rh half a degree further out (bct139 below 59). Elsewhere the lattice is
 rhombohedral and the model says so with a hex/rh probability of 0.97 or more, except at the
 ends of the sweep and next to fcc, where it gives probability to bct139, a class whose
 lattice turns into bcc and fcc at special values of its parameter (c/a = 1 and sqrt(2)): 0.25
 at 56 degrees, most of it (0.96 and 0.98) at 58 and 58.5, and 0.09 at 116. The training set
 held no one-atom rhombohedral crystal within 4 degrees of a cubic point (see
 :mod:`skcrystal.datasets`). The reject option is no help here: ``predict`` calls many of
-these rhombohedral crystals unknown, inside the training ranges too (at 76, 84 to 96 and 110.97
+these rhombohedral crystals unknown, inside the training ranges too (at 76, 84 to 89, 91 to 96 and 110.97
 to 116 degrees, among others), the known weakness of the shipped novelty score for the
 one-atom rhombohedral lattice (README, "Unknown structures").
 """

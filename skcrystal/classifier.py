@@ -289,12 +289,10 @@ class CrystalClassifier(NeuralNetClassifier):
         X = self._check_images(X)
         y = self.label_encoder_.transform(np.asarray(y)).astype(np.int64)
         train, held_out = self.get_split_datasets(X, y)
-        features, _, labels = self._outputs(train)
+        features, logits, labels = self._outputs(train)
         self.novelty_ = _novelty.SCORES[self.novelty]().fit(features, labels, random_state=self.random_state)
         if held_out is not None:
             features, logits, _ = self._outputs(held_out)
-        else:
-            logits = self._outputs(train)[1]
         # "lower": at least that share of the held-out images is accepted, however few they are.
         self.offset_ = float(np.quantile(self.novelty_.score(features, logits), 1 - self.acceptance, method="lower"))
         return self

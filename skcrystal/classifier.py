@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import torch
 from sklearn.preprocessing import LabelEncoder
@@ -264,37 +266,73 @@ class CrystalClassifier(NeuralNetClassifier):
             NeuralNetClassifier.partial_fit(self, X, encoded, **fit_params)
             return self.fit_novelty(X, y)
 
-    def fit_novelty(self, X, y):
+    def fit_novelty(self, X, y, cv=None):
         """Fit the novelty score and its threshold ``offset_``; ``fit`` calls it.
 
-        The score is fitted on the training part of ``train_split``'s split of ``X``, and
-        ``offset_`` is the ``1 - acceptance`` quantile of the scores of the validation part
-        (of the training part too if ``train_split`` is ``None``). Call it yourself to change
-        ``novelty`` or ``acceptance`` of a trained network without training it again.
+        Call it yourself to change ``novelty`` or ``acceptance`` of a trained network without
+        training it again, or to fit them on crystals the network was not trained on.
 
         Parameters
         ----------
         X : ndarray of shape (n_samples, channels, n_pixels, n_pixels)
-            The training images.
+            Images of the training classes.
         y : array-like of shape (n_samples,)
             Their labels, as given to ``fit``.
+        cv : None, int or cross-validation splitter, default=None
+            Which scores ``offset_`` is the ``1 - acceptance`` quantile of.
+
+            - ``None``: the score is fitted on the training part of ``train_split``'s split
+              of ``X``, and ``offset_`` set on the validation part (on the training part if
+              ``train_split`` is ``None``). For the network's own training images: it has
+              seen the training part, whose features are more compact than new ones.
+            - an int or a splitter: cross-fitting. Every image is scored by a score fitted on
+              the other folds (an int: that many stratified folds, shuffled with
+              ``random_state``), ``offset_`` is set on all of them, and the score is then
+              fitted on all of ``X``. For images the network has not seen: the quantile
+              rests on every image, not on a tenth of them, so an extreme quantile (the
+              shipped ``acceptance=0.995``) is not the luck of a few images.
 
         Returns
         -------
         self
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> images = rng.random((60, 3, 16, 16), dtype=np.float32)
+        >>> labels = np.array(["fcc", "bcc"] * 30)
+        >>> net = CrystalClassifier(max_epochs=1, random_state=0).fit(images, labels)
+        >>> new = rng.random((40, 3, 16, 16), dtype=np.float32)
+        >>> net.fit_novelty(new, labels[:40], cv=5).predict(new).shape
+        (40,)
         """
         self.check_is_fitted()
         if self.novelty not in _novelty.SCORES:
             raise ValueError(f"novelty must be one of {sorted(_novelty.SCORES)}, got {self.novelty!r}.")
         X = self._check_images(X)
         y = self.label_encoder_.transform(np.asarray(y)).astype(np.int64)
-        train, held_out = self.get_split_datasets(X, y)
-        features, logits, labels = self._outputs(train)
-        self.novelty_ = _novelty.SCORES[self.novelty]().fit(features, labels, random_state=self.random_state)
-        if held_out is not None:
-            features, logits, _ = self._outputs(held_out)
-        # "lower": at least that share of the held-out images is accepted, however few they are.
-        self.offset_ = float(np.quantile(self.novelty_.score(features, logits), 1 - self.acceptance, method="lower"))
+        new_score = _novelty.SCORES[self.novelty]
+        if cv is None:
+            train, held_out = self.get_split_datasets(X, y)
+            features, logits, labels = self._outputs(train)
+            self.novelty_ = new_score().fit(features, labels, random_state=self.random_state)
+            if held_out is not None:
+                features, logits, _ = self._outputs(held_out)
+            scores = self.novelty_.score(features, logits)
+        else:
+            from sklearn.model_selection import StratifiedKFold, check_cv
+
+            if isinstance(cv, numbers.Integral):
+                cv = StratifiedKFold(cv, shuffle=True, random_state=self.random_state)
+            features, logits, labels = self._outputs(self.get_dataset(X, y))
+            scores = np.empty(len(labels))
+            for fold, out_of_fold in check_cv(cv, labels, classifier=True).split(features, labels):
+                part = new_score().fit(features[fold], labels[fold], random_state=self.random_state)
+                scores[out_of_fold] = part.score(features[out_of_fold], logits[out_of_fold])
+            self.novelty_ = new_score().fit(features, labels, random_state=self.random_state)
+        # "lower": at least that share of the scored images is accepted, however few they are.
+        self.offset_ = float(np.quantile(scores, 1 - self.acceptance, method="lower"))
         return self
 
     def _outputs(self, dataset):

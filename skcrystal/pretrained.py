@@ -40,6 +40,8 @@ AUGMENTATION = (
 NOVELTY_THERMAL = (0.1, 0.125, 0.15)
 #: Share of the novelty sample's held-out crystals that the shipped threshold accepts.
 NOVELTY_ACCEPTANCE = 0.995
+#: Folds of the cross-fitting that sets the shipped threshold on the whole novelty sample.
+NOVELTY_FOLDS = 10
 
 
 def novelty_sample(n_per_class, random_state=0, n_jobs=None):
@@ -123,7 +125,7 @@ def train_pretrained(
         Fitted ``DiffractionFingerprint`` + ``CrystalClassifier``; its novelty score and
         threshold (``acceptance`` :data:`NOVELTY_ACCEPTANCE`) are fitted on
         :func:`novelty_sample` of a fifth of ``n_per_class`` (at least 5, so that each class
-        has the 10 members that the stratified 10 % split needs).
+        has a member in each of the :data:`NOVELTY_FOLDS` folds of the cross-fitting).
     info : dict
         What was done, with timings in seconds.
     """
@@ -163,6 +165,7 @@ def train_pretrained(
             "random_state": random_state + 1,
             "thermal": list(NOVELTY_THERMAL),
             "acceptance": NOVELTY_ACCEPTANCE,
+            "folds": NOVELTY_FOLDS,
             "seconds": round(novelty - trained, 1),
         },
         "valid_acc_last_epoch": _last(classifier, "valid_acc"),
@@ -171,10 +174,14 @@ def train_pretrained(
 
 
 def fit_recipe_novelty(classifier, fingerprint, n_per_class, random_state, n_jobs=None):
-    """Fit the classifier's novelty score and threshold on :func:`novelty_sample` (the recipe's step)."""
+    """Fit the classifier's novelty score and threshold on :func:`novelty_sample` (the recipe's step).
+
+    The network has not seen these crystals: the threshold is cross-fitted over all of them
+    (``fit_novelty(..., cv=NOVELTY_FOLDS)``).
+    """
     structures, labels = novelty_sample(n_per_class, random_state, n_jobs)
     classifier.set_params(acceptance=NOVELTY_ACCEPTANCE)
-    return classifier.fit_novelty(fingerprint.transform(structures), labels)
+    return classifier.fit_novelty(fingerprint.transform(structures), labels, cv=NOVELTY_FOLDS)
 
 
 def _augment(structures, random_state):

@@ -1,5 +1,7 @@
 """The novelty score and the reject option of CrystalClassifier."""
 
+import copy
+
 import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
@@ -63,6 +65,28 @@ def test_the_validation_split_sets_the_threshold(data):
     held = np.asarray(held_out.indices)
     assert len(held) == 3
     assert net.offset_ == pytest.approx(net.score_samples(X[held]).min())
+
+
+def test_cross_fitting_sets_the_threshold_on_out_of_fold_scores(data, trained):
+    X, y, _ = data
+    index = np.arange(len(X))
+    folds = [(index[index % 3 != k], index[index % 3 == k]) for k in range(3)]
+    net = copy.deepcopy(trained).set_params(acceptance=1.0).fit_novelty(X, y, cv=folds)
+    out_of_fold = []
+    for fold, held in folds:
+        # train_split=None: cv=None fits the score on every image it is given.
+        part = copy.deepcopy(trained).fit_novelty(X[fold], y[fold])
+        out_of_fold.append(part.score_samples(X[held]))
+    # Features of other batches differ in the last float32 bits.
+    assert net.offset_ == pytest.approx(np.concatenate(out_of_fold).min(), rel=1e-4)
+    everything = copy.deepcopy(trained).fit_novelty(X, y)
+    np.testing.assert_allclose(net.score_samples(X), everything.score_samples(X), rtol=1e-6)
+
+
+def test_cross_fitting_with_an_int_is_seeded(data, trained):
+    X, y, _ = data
+    net = copy.deepcopy(trained).set_params(random_state=0, acceptance=0.9)
+    assert net.fit_novelty(X, y, cv=3).offset_ == net.fit_novelty(X, y, cv=3).offset_
 
 
 @pytest.mark.parametrize("novelty", sorted(SCORES))

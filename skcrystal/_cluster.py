@@ -99,8 +99,10 @@ def central_atom(cell, frac_coords):
     return frac[nearest[order[0]]]
 
 
-def central_site(cell, primitive, basis, scale, rotation):
+def central_site(cell, primitive, basis, scale, rotation, middle=None):
     """Fractional coordinates (in ``cell``) of the canonical basis site nearest the middle.
+
+    ``middle`` (Cartesian) is the middle of ``cell`` unless given.
 
     The candidates are the basis sites whose sorted neighbour distances (ideal crystal, first
     ``SIGNATURE_NEIGHBOURS``) come first lexicographically: one Wyckoff orbit, so that
@@ -117,7 +119,8 @@ def central_site(cell, primitive, basis, scale, rotation):
     best = sites[0] if len(sites) == 1 else _canonical_site(sites, reduced, scale, rotation)
     # The copy nearest the middle of the cell; ties broken by position in the cell, which
     # turns with the crystal (a rotated input picks the same copy).
-    middle = np.asarray(cell, dtype=float).sum(axis=0) / 2
+    if middle is None:
+        middle = np.asarray(cell, dtype=float).sum(axis=0) / 2
     nearest = best + np.round((middle - best) @ np.linalg.inv(reduced)) @ reduced
     unit = np.stack(np.meshgrid(*[np.arange(-1, 2)] * 3, indexing="ij"), axis=-1).reshape(-1, 3)
     copies = nearest + unit @ reduced
@@ -217,14 +220,22 @@ def carve_cluster(cell, frac_coords, numbers, n_atoms, centre):
     # Sort only what may be kept: the shell at the cut is completed up to SHELL_RTOL beyond it.
     inside = np.flatnonzero(radii <= radius * (1 + 2 * SHELL_RTOL))
     order = inside[np.argsort(radii[inside], kind="stable")]
-    radii = radii[order]
+    keep = order[: whole_shells(radii[order], n_atoms)]
+    return positions[keep], species[keep]
+
+
+def whole_shells(radii, n_atoms):
+    """How many of the sorted ``radii`` to keep: about ``n_atoms``, the last shell whole.
+
+    The shell at the cut is completed or dropped, whichever lands nearer ``n_atoms``.
+    """
+    if len(radii) <= n_atoms:
+        return len(radii)
     cut = radii[n_atoms - 1]
     tol = SHELL_RTOL * cut
     inner = np.searchsorted(radii, cut - tol, side="left")
     outer = np.searchsorted(radii, cut + tol, side="right")
-    keep = outer if outer - n_atoms <= n_atoms - inner else inner
-    keep = order[:keep]
-    return positions[keep], species[keep]
+    return outer if outer - n_atoms <= n_atoms - inner else inner
 
 
 def median_neighbour_distance(positions):

@@ -1,0 +1,457 @@
+"""Local classification of large samples: which crystal class is where, per region and per atom.
+
+Strided pattern matching, the outlook of Ziletti et al. (2018): spherical regions centred on a
+grid of a given stride cover a large sample (a periodic simulation box or a point cloud
+without a cell, such as an atom-probe reconstruction). Each region is seen in its own
+canonical frame, found from its own Bragg peaks (so each grain in its own orientation), and
+classified by the model with probabilities, novelty score and the reject option. Each atom
+is then labelled by a vote of the regions whose clusters hold it (see :class:`LocalLabels`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval
+
+from . import _diffraction
+
+#: Default region radius, in units of the sample's median nearest-neighbour distance: it holds
+#: the model's cluster (about 3.5 nearest-neighbour distances for a 256-atom cluster of a
+#: close-packed crystal, 4.6 for diamond) around a basis site up to half a bond off the centre.
+REGION_REACH = 5.0
+#: Regions processed together: bounds the memory of the neighbour lists and images.
+CHUNK_REGIONS = 256
+#: Point clouds: a grid centre whose region holds fewer atoms than this share of the median
+#: region lies outside the sample (or on its surface) and is left out.
+MIN_REGION_FILL = 0.5
+#: Atoms whose nearest-neighbour distance estimates the sample's.
+SPACING_ATOMS = 4096
+
+
+@dataclass
+class LocalLabels:
+    """Labels of the regions of one sample, and of its atoms.
+
+    Attributes
+    ----------
+    centres : ndarray of shape (n_regions, 3)
+        Region centres (Cartesian, Angstrom).
+    labels : ndarray of shape (n_regions,)
+        Each region's class, or ``unknown_label`` where its novelty score is below the
+        model's threshold (or it could not be fingerprinted, see ``errors``).
+    nearest : ndarray of shape (n_regions,)
+        The most probable class (closed set), whatever the score.
+    proba : ndarray of shape (n_regions, n_classes)
+        Class probabilities, columns in the order of ``classes``.
+    scores : ndarray of shape (n_regions,)
+        Novelty scores (higher: more like the training classes).
+    cluster_sizes : ndarray of shape (n_regions,)
+        Atoms in each region's cluster.
+    classes : ndarray of shape (n_classes,)
+    atom_labels : ndarray of shape (n_atoms,)
+        The vote of the regions whose clusters hold the atom: ``unknown_label`` if more than
+        half of them are unknown (or none holds it), else the class of the highest mean
+        probability over those of them that are not.
+    atom_proba : ndarray of shape (n_atoms, n_classes)
+        Mean class probabilities of the regions whose clusters hold the atom (``nan`` if
+        none does).
+    atom_coverage : ndarray of shape (n_atoms,)
+        How many regions' clusters hold the atom.
+    unknown_label : object
+    errors : dict
+        Region index -> why it could not be fingerprinted.
+    """
+
+    centres: np.ndarray
+    labels: np.ndarray
+    nearest: np.ndarray
+    proba: np.ndarray
+    scores: np.ndarray
+    cluster_sizes: np.ndarray
+    classes: np.ndarray
+    atom_labels: np.ndarray
+    atom_proba: np.ndarray
+    atom_coverage: np.ndarray
+    unknown_label: object = "unknown"
+    errors: dict = field(default_factory=dict)
+
+    def phase_fractions(self):
+        """Share of the atoms per label (``unknown_label`` included), as a dict."""
+        values, counts = np.unique(self.atom_labels.astype(str), return_counts=True)
+        return {str(value): float(count / len(self.atom_labels)) for value, count in zip(values, counts)}
+
+    def write_extxyz(self, path, structure, append=False):
+        """Write the sample with per-atom columns, for OVITO or ASE.
+
+        Columns: ``skcrystal_label`` (string), ``skcrystal_class`` (index into ``classes``,
+        -1 for unknown), ``skcrystal_proba`` (the mean probability of the atom's nearest
+        class) and ``skcrystal_coverage``.
+
+        Parameters
+        ----------
+        path : str or path-like
+        structure : pymatgen Structure or Molecule, or ase.Atoms
+            The sample that was classified (same atom order).
+        append : bool, default=False
+            Add a frame to the file (trajectories).
+        """
+        import ase.io
+
+        atoms = _as_atoms(structure)
+        if len(atoms) != len(self.atom_labels):
+            raise ValueError(f"the structure has {len(atoms)} atoms, the labels are for {len(self.atom_labels)}.")
+        index = {label: i for i, label in enumerate(self.classes.tolist())}
+        atoms.new_array("skcrystal_label", np.array([str(label) for label in self.atom_labels]))
+        atoms.new_array("skcrystal_class", np.array([index.get(label, -1) for label in self.atom_labels.tolist()]))
+        atoms.new_array("skcrystal_proba", np.nan_to_num(np.nanmax(_filled(self.atom_proba), axis=1), nan=0.0))
+        atoms.new_array("skcrystal_coverage", self.atom_coverage.astype(int))
+        ase.io.write(path, atoms, format="extxyz", append=append)
+
+    def save_grid(self, path):
+        """Write the regions: ``.npz`` (arrays) or ``.csv`` (one row per region)."""
+        path = Path(path)
+        columns = {
+            "centres": self.centres,
+            "labels": self.labels.astype(str),
+            "nearest": self.nearest.astype(str),
+            "proba": self.proba,
+            "scores": self.scores,
+            "cluster_sizes": self.cluster_sizes,
+            "classes": np.asarray(self.classes).astype(str),
+        }
+        if path.suffix == ".npz":
+            np.savez(path, **columns)
+        elif path.suffix == ".csv":
+            import csv
+
+            with path.open("w", newline="") as handle:
+                writer = csv.writer(handle)
+                classes = columns["classes"].tolist()
+                writer.writerow(["x", "y", "z", "label", "nearest", "score", "cluster_size", *[f"p_{c}" for c in classes]])
+                for i in range(len(self.centres)):
+                    writer.writerow(
+                        [*np.round(self.centres[i], 4), columns["labels"][i], columns["nearest"][i],
+                         f"{self.scores[i]:.6g}", int(self.cluster_sizes[i]), *[f"{p:.6g}" for p in self.proba[i]]]
+                    )
+        else:
+            raise ValueError(f"save_grid writes .npz or .csv files; got {path.name!r}.")
+
+
+def _filled(proba):
+    """``proba`` with all-nan rows as zeros (atoms no region holds), for reductions."""
+    return np.where(np.isnan(proba).all(axis=1, keepdims=True), 0.0, proba)
+
+
+class LocalClassifier(BaseEstimator):
+    """Per-region and per-atom crystal classes of a large sample (strided pattern matching).
+
+    Parameters
+    ----------
+    model : Pipeline or None, default=None
+        A fitted ``DiffractionFingerprint`` + ``CrystalClassifier`` pipeline (steps
+        ``"fingerprint"`` and ``"classifier"``); ``None``: the shipped model.
+    box : float or None, default=None
+        Region diameter, Angstrom. ``None``: :data:`REGION_REACH` times the sample's median
+        nearest-neighbour distance, twice that, which holds the model's cluster. Smaller
+        regions resolve finer detail but cut the cluster short (see the benchmark of region
+        size against accuracy in the user guide).
+    stride : float, default=4.0
+        Spacing of the region centres, Angstrom.
+    n_jobs : int or None, default=None
+        joblib processes for the regions' clusters.
+    device : str or None, default=None
+        Device of the shipped model (``model=None``), e.g. ``"cuda"``.
+    verbose : int, default=0
+        1 shows a progress bar over the regions.
+
+    Examples
+    --------
+    >>> from pymatgen.core import Lattice, Structure
+    >>> iron = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]]) * 8
+    >>> result = LocalClassifier(stride=8.0).classify(iron)
+    >>> len(result.centres), set(result.labels), result.phase_fractions()
+    (27, {'bcc'}, {'bcc': 1.0})
+    """
+
+    _parameter_constraints = {
+        "model": "no_validation",
+        "box": [None, Interval(Real, 0, None, closed="neither")],
+        "stride": [Interval(Real, 0, None, closed="neither")],
+        "n_jobs": [None, Integral],
+        "device": [None, str],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, model=None, *, box=None, stride=4.0, n_jobs=None, device=None, verbose=0):
+        self.model = model
+        self.box = box
+        self.stride = stride
+        self.n_jobs = n_jobs
+        self.device = device
+        self.verbose = verbose
+
+    def fit(self, X=None, y=None):
+        """Check the parameters; the model is already trained."""
+        self._validate_params()
+        return self
+
+    def predict(self, X):
+        """Per-atom labels of each sample (a list of arrays) or of one sample (an array)."""
+        if _is_sample(X):
+            return self.classify(X).atom_labels
+        return [self.classify(sample).atom_labels for sample in X]
+
+    def classify(self, sample):
+        """Classify the regions and atoms of one sample.
+
+        Parameters
+        ----------
+        sample : pymatgen Structure or Molecule, or ase.Atoms
+            A periodic box (all three directions periodic) or a point cloud (none).
+
+        Returns
+        -------
+        LocalLabels
+        """
+        from joblib import Parallel, delayed
+        from tqdm.auto import tqdm
+
+        from ._region import region_cluster
+
+        self._validate_params()
+        fingerprint, classifier = self._model()
+        positions, numbers, cell = _read_sample(sample, fingerprint.atomic_number_shift)
+        neighbourhoods = _Neighbourhoods(positions, cell)
+        radius = self.box / 2 if self.box is not None else REGION_REACH * neighbourhoods.spacing()
+        neighbourhoods.reach(radius)
+        centres = _grid(positions, cell, self.stride)
+        if cell is None:
+            counts = np.array([len(members) for members in neighbourhoods.tree.query_ball_point(centres, radius)])
+            centres = centres[counts >= MIN_REGION_FILL * np.median(counts)]
+        n_classes = len(classifier.classes_)
+        vote = _Vote(len(positions), n_classes)
+        region = {
+            "labels": np.empty(len(centres), dtype=object),
+            "nearest": np.empty(len(centres), dtype=object),
+            "proba": np.full((len(centres), n_classes), np.nan, dtype=np.float32),
+            "scores": np.full(len(centres), np.nan),
+            "cluster_sizes": np.zeros(len(centres), dtype=int),
+        }
+        errors = {}
+        unknown_label = classifier.unknown_label
+        bar = tqdm(total=len(centres), unit="region", disable=not self.verbose)
+        with Parallel(n_jobs=self.n_jobs) as parallel:
+            for start in range(0, len(centres), CHUNK_REGIONS):
+                chunk = centres[start : start + CHUNK_REGIONS]
+                atoms = neighbourhoods.around(chunk, radius)
+                results = parallel(
+                    delayed(_region_or_error)(region_cluster, relative, numbers[members], fingerprint.target_n_atoms)
+                    for relative, members in atoms
+                )
+                good = [k for k, result in enumerate(results) if not isinstance(result, Exception)]
+                for k, result in enumerate(results):
+                    if isinstance(result, Exception):
+                        errors[start + k] = f"{type(result).__name__}: {result}"
+                        region["labels"][start + k] = unknown_label
+                if good:
+                    images = fingerprint.render([results[k][0] for k in good])
+                    proba, scores, labels, nearest = _classified(classifier, images)
+                    rows = start + np.array(good)
+                    region["proba"][rows], region["scores"][rows] = proba, scores
+                    region["labels"][rows], region["nearest"][rows] = labels, nearest
+                    for k, p, rejected in zip(good, proba, scores < classifier.offset_):
+                        members = atoms[k][1][results[k][1]]
+                        region["cluster_sizes"][start + k] = len(members)
+                        vote.add(members, p, rejected and unknown_label is not None)
+                bar.update(len(chunk))
+        bar.close()
+        if errors:
+            warnings.warn(
+                f"{len(errors)} of {len(centres)} regions could not be fingerprinted and are "
+                f"labelled {unknown_label!r}; LocalLabels.errors says why.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        atom_labels, atom_proba = vote.result(classifier.classes_, unknown_label)
+        return LocalLabels(
+            centres=centres,
+            classes=classifier.classes_,
+            atom_labels=atom_labels,
+            atom_proba=atom_proba,
+            atom_coverage=vote.count,
+            unknown_label=unknown_label,
+            errors=errors,
+            **region,
+        )
+
+    def _model(self):
+        if self.model is None:
+            from .pretrained import load_pretrained
+
+            model = load_pretrained(device=self.device or "cpu")
+        else:
+            model = self.model
+        steps = getattr(model, "named_steps", {})
+        if "fingerprint" not in steps or "classifier" not in steps:
+            raise TypeError("model must be a pipeline with steps 'fingerprint' and 'classifier' (as load_pretrained returns).")
+        return steps["fingerprint"], steps["classifier"]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        return tags
+
+
+def _classified(classifier, images):
+    """Probabilities, novelty scores, labels (with the reject option) and nearest classes."""
+    from scipy.special import softmax
+
+    features, logits = classifier._scored(images)
+    proba = softmax(logits, axis=1).astype(np.float32)
+    scores = classifier.novelty_.score(features, logits)
+    nearest = classifier.classes_[proba.argmax(axis=1)].astype(object)
+    labels = nearest.copy()
+    if classifier.unknown_label is not None:
+        labels[scores < classifier.offset_] = classifier.unknown_label
+    return proba, scores, labels, nearest
+
+
+def _region_or_error(function, *args):
+    try:
+        return function(*args)
+    except Exception as error:  # noqa: BLE001 -- reported per region, the others go on
+        return error
+
+
+class _Vote:
+    """Per-atom sums of the votes of the regions whose clusters hold the atom."""
+
+    def __init__(self, n_atoms, n_classes):
+        self.count = np.zeros(n_atoms, dtype=np.int32)
+        self.unknown = np.zeros(n_atoms, dtype=np.int32)
+        self.proba = np.zeros((n_atoms, n_classes), dtype=np.float32)
+        self.accepted = np.zeros((n_atoms, n_classes), dtype=np.float32)
+
+    def add(self, members, proba, rejected):
+        self.count[members] += 1
+        self.proba[members] += proba
+        if rejected:
+            self.unknown[members] += 1
+        else:
+            self.accepted[members] += proba
+
+    def result(self, classes, unknown_label):
+        covered = self.count > 0
+        mean = np.full(self.proba.shape, np.nan, dtype=np.float32)
+        mean[covered] = self.proba[covered] / self.count[covered, None]
+        labels = classes[self.accepted.argmax(axis=1)].astype(object)
+        # Without the reject option no region is unknown: only atoms no region holds are.
+        labels[~covered | (2 * self.unknown > self.count)] = unknown_label
+        return labels, mean
+
+
+class _Neighbourhoods:
+    """The atoms within a radius of points, with periodic images for a periodic box."""
+
+    def __init__(self, positions, cell):
+        from scipy.spatial import cKDTree
+
+        self.positions, self.cell = positions, cell
+        self.cKDTree = cKDTree
+        self.images, self.owners = positions, np.arange(len(positions))
+        self.tree = cKDTree(positions)
+
+    def reach(self, radius):
+        """Add the periodic images within ``radius`` of the box."""
+        if self.cell is None:
+            return
+        inverse = np.linalg.inv(self.cell)
+        frac = self.positions @ inverse
+        frac -= np.floor(frac)
+        margin = radius * np.linalg.norm(inverse, axis=0)  # radius over each plane spacing
+        ranges = [np.arange(-int(np.ceil(m)), int(np.ceil(m)) + 1) for m in margin]
+        shifts = np.stack(np.meshgrid(*ranges, indexing="ij"), axis=-1).reshape(-1, 3)
+        images, owners = [], []
+        for shift in shifts:
+            shifted = frac + shift
+            keep = np.all((shifted >= -margin) & (shifted < 1 + margin), axis=1)
+            images.append(shifted[keep] @ self.cell)
+            owners.append(np.flatnonzero(keep))
+        self.images, self.owners = np.concatenate(images), np.concatenate(owners)
+        self.tree = self.cKDTree(self.images)
+
+    def spacing(self):
+        """Median nearest-neighbour distance of (a fixed subset of) the atoms."""
+        step = max(1, len(self.positions) // SPACING_ATOMS)
+        distances, _ = self.tree.query(self.positions[::step], k=2)
+        return float(np.median(distances[:, 1]))
+
+    def around(self, centres, radius):
+        """``(positions relative to the centre, atom indices)`` for each centre."""
+        return [
+            (self.images[found] - centre, self.owners[found])
+            for centre, found in zip(centres, (np.sort(f) for f in map(np.asarray, self.tree.query_ball_point(centres, radius))))
+        ]
+
+
+def _grid(positions, cell, stride):
+    """Region centres: a grid of spacing about ``stride`` over the box or the bounding box."""
+    if cell is not None:
+        counts = np.maximum(1, np.round(np.linalg.norm(cell, axis=1) / stride)).astype(int)
+        axes = [(np.arange(n) + 0.5) / n for n in counts]
+        frac = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+        return frac @ cell
+    low, high = positions.min(axis=0), positions.max(axis=0)
+    counts = np.maximum(1, np.ceil((high - low) / stride)).astype(int)
+    axes = [low[i] + (np.arange(n) + 0.5) * (high[i] - low[i]) / n for i, n in enumerate(counts)]
+    return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+
+
+def _is_sample(obj):
+    return hasattr(obj, "cart_coords") or hasattr(obj, "get_positions")
+
+
+def _as_atoms(sample):
+    if hasattr(sample, "get_positions"):
+        return sample.copy()
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    return AseAtomsAdaptor.get_atoms(sample)
+
+
+def _read_sample(sample, shift):
+    """Positions, atomic numbers and cell (``None`` for a point cloud) of one sample."""
+    if hasattr(sample, "get_positions"):
+        positions, numbers = sample.get_positions(), sample.get_atomic_numbers()
+        pbc = np.asarray(sample.pbc, dtype=bool)
+        if pbc.any() and not pbc.all():
+            raise ValueError(
+                f"the sample is periodic along {pbc.tolist()} only; LocalClassifier takes a periodic box "
+                "(pbc all True) or a point cloud (pbc all False)."
+            )
+        cell = np.array(sample.cell) if pbc.all() else None
+    elif hasattr(sample, "cart_coords"):
+        if not sample.is_ordered:
+            raise ValueError("the sample has partially occupied sites; give one atom per site.")
+        positions, numbers = sample.cart_coords, np.array(sample.atomic_numbers)
+        cell = sample.lattice.matrix if hasattr(sample, "lattice") else None
+    else:
+        raise TypeError(
+            f"a sample is a pymatgen Structure or Molecule, or an ase.Atoms; got {type(sample).__name__}. "
+            "Read files with skcrystal.read_frames."
+        )
+    positions = np.asarray(positions, dtype=float)
+    if len(positions) == 0 or not np.isfinite(positions).all():
+        raise ValueError("the sample has no atoms, or positions that are not finite.")
+    if cell is not None and not abs(np.linalg.det(cell)) > 0:
+        raise ValueError("the sample's cell has no volume; give a periodic box or a point cloud (pbc False).")
+    missing = sorted({int(z) for z in np.unique(numbers) if not _diffraction.has_form_factor(_diffraction.shifted(z, shift))})
+    if missing:
+        raise ValueError(f"no X-ray form factor for atomic number(s) {missing}; tabulated atomic numbers are 1 to 98.")
+    return positions, np.asarray(numbers), cell

@@ -25,8 +25,9 @@ from . import _diffraction
 #: the model's cluster (about 3.5 nearest-neighbour distances for a 256-atom cluster of a
 #: close-packed crystal, 4.6 for diamond) around a basis site up to half a bond off the centre.
 REGION_REACH = 5.0
-#: Regions processed together: bounds the memory of the neighbour lists and images.
-CHUNK_REGIONS = 256
+#: Regions processed together: bounds the memory of the neighbour lists and images, and is
+#: large enough for the fingerprint to use its compiled kernel (``compile="auto"``).
+CHUNK_REGIONS = 512
 #: Point clouds: a grid centre whose region holds fewer atoms than this share of the median
 #: region lies outside the sample (or on its surface) and is left out.
 MIN_REGION_FILL = 0.5

@@ -1,0 +1,250 @@
+"""Large samples whose phase at every atom is known: polycrystals, precipitates, atom-probe data.
+
+For testing and benchmarking local classification (:mod:`skcrystal.local`). Every sample is
+a periodic cubic box filled grain by grain with a class prototype of
+:data:`skcrystal.datasets.PROTOTYPES` in its own random orientation, all at one
+nearest-neighbour distance; atoms of neighbouring grains closer than a fraction of it are
+merged at the boundaries. The truth comes back per atom, with each atom's distance to the
+nearest grain or phase boundary. A turned lattice does not fit the periodic box, so a grain
+meets its own periodic image at the box faces with a mismatch: the faces count as boundaries.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils import Bunch, check_random_state
+
+from .datasets import build
+
+#: The grain of each class: a prototype and its parameters (ideal hcp; tetragonal c/a as in
+#: the middle of the training ranges).
+GRAINS = {
+    "fcc": ("A_cF4_225_a", {}),
+    "bcc": ("A_cI2_229_a", {}),
+    "hex/rh": ("A_hP2_194_c", {"c/a": 1.633}),
+    "sc": ("A_cP1_221_a", {}),
+    "diam": ("A_cF8_227_a", {}),
+    "bct139": ("A_tI2_139_a", {"c/a": 1.2}),
+    "bct141": ("A_tI4_141_a", {"c/a": 0.55}),
+}
+#: Atoms of two grains closer than this many nearest-neighbour distances: one is dropped.
+MIN_SEPARATION = 0.7
+
+
+def make_polycrystal(size=60.0, n_grains=8, *, classes=("fcc", "bcc", "hex/rh"), element="Cu", nn_distance=2.55, random_state=None):
+    """A periodic Voronoi polycrystal: grains of several classes in random orientations.
+
+    Parameters
+    ----------
+    size : float, default=60.0
+        Edge of the cubic box, Angstrom.
+    n_grains : int, default=8
+        Grains; grain ``k`` has class ``classes[k % len(classes)]``.
+    classes : sequence of str, default=("fcc", "bcc", "hex/rh")
+        Keys of :data:`GRAINS`.
+    element : str, default="Cu"
+    nn_distance : float, default=2.55
+        Nearest-neighbour distance of every grain, Angstrom.
+    random_state : int, RandomState or None, default=None
+        Seeds, orientations.
+
+    Returns
+    -------
+    atoms : ase.Atoms
+        The periodic box.
+    truth : sklearn.utils.Bunch
+        ``labels`` (class per atom), ``grain`` (grain index per atom),
+        ``boundary_distance`` (Angstrom, to the nearest boundary), ``seeds``, ``classes``
+        (per grain) and ``rotations`` (per grain, ``r_grain = rotation @ r_prototype``).
+
+    Examples
+    --------
+    >>> atoms, truth = make_polycrystal(30.0, 2, classes=("fcc", "bcc"), random_state=0)
+    >>> sorted(set(truth.labels.tolist())), len(atoms) == len(truth.labels)
+    (['bcc', 'fcc'], True)
+    """
+    from scipy.spatial.transform import Rotation
+
+    rng = check_random_state(random_state)
+    seeds = rng.uniform(0, size, (n_grains, 3))
+    rotations = Rotation.random(n_grains, random_state=rng).as_matrix().reshape(n_grains, 3, 3)
+    grain_classes = [classes[k % len(classes)] for k in range(n_grains)]
+    images, owners = _periodic_seeds(seeds, size)
+
+    def owner(points):
+        from scipy.spatial import cKDTree
+
+        return owners[cKDTree(images).query(points)[1]]
+
+    def boundary_distance(points, grain):
+        return _voronoi_distance(points, grain, images, owners)
+
+    return _assemble(size, grain_classes, rotations, owner, boundary_distance, element, nn_distance, seeds=seeds)
+
+
+def make_precipitates(
+    size=60.0,
+    n_precipitates=4,
+    radius=8.0,
+    *,
+    matrix="fcc",
+    precipitate="bcc",
+    element="Fe",
+    nn_distance=2.5,
+    random_state=None,
+):
+    """A matrix grain with spherical precipitates of another class, all in random orientations.
+
+    Parameters
+    ----------
+    size : float, default=60.0
+        Edge of the cubic box, Angstrom.
+    n_precipitates : int, default=4
+    radius : float, default=8.0
+        Precipitate radius, Angstrom (they may overlap).
+    matrix, precipitate : str, default="fcc", "bcc"
+        Keys of :data:`GRAINS`.
+    element : str, default="Fe"
+    nn_distance : float, default=2.5
+    random_state : int, RandomState or None, default=None
+
+    Returns
+    -------
+    atoms : ase.Atoms
+    truth : sklearn.utils.Bunch
+        As :func:`make_polycrystal`; grain 0 is the matrix, grain ``k`` precipitate ``k``.
+
+    Examples
+    --------
+    >>> atoms, truth = make_precipitates(30.0, 1, 6.0, random_state=0)
+    >>> sorted(set(truth.labels.tolist())), bool(truth.boundary_distance[truth.labels == "bcc"].max() <= 6)
+    (['bcc', 'fcc'], True)
+    """
+    from scipy.spatial.transform import Rotation
+
+    rng = check_random_state(random_state)
+    centres = rng.uniform(0, size, (n_precipitates, 3))
+    rotations = Rotation.random(n_precipitates + 1, random_state=rng).as_matrix().reshape(-1, 3, 3)
+
+    def distances(points):
+        offsets = points[:, None, :] - centres[None, :, :]
+        offsets -= size * np.round(offsets / size)
+        return np.linalg.norm(offsets, axis=2) - radius
+
+    def owner(points):
+        inside = distances(points)
+        return np.where(inside.min(axis=1) < 0, 1 + inside.argmin(axis=1), 0)
+
+    def boundary_distance(points, grain):
+        return np.abs(distances(points)).min(axis=1)
+
+    return _assemble(size, [matrix] + [precipitate] * n_precipitates, rotations, owner, boundary_distance, element, nn_distance, seeds=centres)
+
+
+def atom_probe(atoms, efficiency=0.5, sigma=(0.1, 0.1, 0.3), *, random_state=None):
+    """Degrade a sample as an atom-probe reconstruction does: a point cloud with atoms lost.
+
+    A share ``1 - efficiency`` of the atoms is not detected, and the others are displaced by
+    Gaussian noise, anisotropic (depth resolution differs from the lateral one). The cell is
+    dropped: the result is a point cloud.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+    efficiency : float, default=0.5
+        Detection efficiency.
+    sigma : sequence of 3 floats, default=(0.1, 0.1, 0.3)
+        Standard deviation of the noise along x, y and z, Angstrom.
+    random_state : int, RandomState or None, default=None
+
+    Returns
+    -------
+    cloud : ase.Atoms
+        No cell, ``pbc`` False.
+    kept : ndarray of int
+        Indices of the detected atoms in ``atoms``.
+
+    Examples
+    --------
+    >>> from ase.build import bulk
+    >>> cloud, kept = atom_probe(bulk("Cu", cubic=True) * 5, random_state=0)
+    >>> len(cloud) == len(kept) < 500, bool(cloud.pbc.any())
+    (True, False)
+    """
+    from ase import Atoms
+
+    if not 0 < efficiency <= 1:
+        raise ValueError(f"efficiency must be in (0, 1], got {efficiency!r}.")
+    rng = check_random_state(random_state)
+    kept = np.flatnonzero(rng.random_sample(len(atoms)) < efficiency)
+    noise = rng.normal(size=(len(kept), 3)) * np.asarray(sigma, dtype=float)
+    cloud = Atoms(numbers=atoms.numbers[kept], positions=atoms.positions[kept] + noise, pbc=False)
+    return cloud, kept
+
+
+def _assemble(size, grain_classes, rotations, owner, boundary_distance, element, nn_distance, seeds):
+    """Fill a periodic box grain by grain (``owner(points)`` says whose a point is)."""
+    from ase import Atoms
+    from scipy.spatial import cKDTree
+
+    positions, grains = [], []
+    for grain, (name, rotation) in enumerate(zip(grain_classes, rotations)):
+        if name not in GRAINS:
+            raise ValueError(f"unknown class {name!r}; one of {sorted(GRAINS)}.")
+        prototype, params = GRAINS[name]
+        crystal = build(prototype, element, nn_distance, params)
+        points = _lattice_points(crystal.lattice.matrix @ rotation.T, crystal.frac_coords, size)
+        mine = points[owner(points) == grain]
+        positions.append(mine)
+        grains.append(np.full(len(mine), grain))
+    positions, grains = np.concatenate(positions), np.concatenate(grains)
+    # Atoms of two grains on top of each other at a boundary: keep the first.
+    pairs = cKDTree(positions, boxsize=size).query_pairs(MIN_SEPARATION * nn_distance, output_type="ndarray")
+    drop = np.zeros(len(positions), dtype=bool)
+    for i, j in pairs[np.lexsort(pairs.T[::-1])]:
+        if not drop[i]:
+            drop[j] = True
+    positions, grains = positions[~drop], grains[~drop]
+    distance = np.minimum(positions, size - positions).min(axis=1)
+    for grain in np.unique(grains):
+        mine = grains == grain
+        distance[mine] = np.minimum(distance[mine], boundary_distance(positions[mine], grain))
+    atoms = Atoms(symbols=[element] * len(positions), positions=positions, cell=np.eye(3) * size, pbc=True)
+    labels = np.array(grain_classes)[grains]
+    truth = Bunch(labels=labels, grain=grains, boundary_distance=distance, seeds=seeds, classes=list(grain_classes), rotations=rotations)
+    return atoms, truth
+
+
+def _lattice_points(cell, frac_basis, size):
+    """All sites of a crystal (``cell`` rows, basis) in the cube ``[0, size)``."""
+    corners = np.array(np.meshgrid(*[[0.0, size]] * 3, indexing="ij")).reshape(3, -1).T
+    frac = corners @ np.linalg.inv(cell)
+    low, high = np.floor(frac.min(axis=0)) - 1, np.ceil(frac.max(axis=0)) + 1
+    cells = np.stack(np.meshgrid(*[np.arange(a, b) for a, b in zip(low, high)], indexing="ij"), axis=-1).reshape(-1, 3)
+    points = ((cells[:, None, :] + np.asarray(frac_basis)[None, :, :]) @ cell).reshape(-1, 3)
+    return points[np.all((points >= 0) & (points < size), axis=1)]
+
+
+def _periodic_seeds(seeds, size):
+    """The seeds and their 26 periodic images, and which seed each is."""
+    shifts = np.stack(np.meshgrid(*[[-1, 0, 1]] * 3, indexing="ij"), axis=-1).reshape(-1, 3) * size
+    images = (seeds[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
+    return images, np.tile(np.arange(len(seeds)), len(shifts))
+
+
+def _voronoi_distance(points, grain, images, owners):
+    """Distance of points of one Voronoi grain to its nearest face (a bisector plane)."""
+    from scipy.spatial import cKDTree
+
+    own = images[owners == grain]
+    others = images[owners != grain]
+    distance = np.empty(len(points))
+    # In blocks of points: the (points x seeds x 3) arrays stay small.
+    for start in range(0, len(points), 4096):
+        block = points[start : start + 4096]
+        nearest_own = own[cKDTree(own).query(block)[1]]
+        # The distance to the bisector plane of s and s_k, ((s + s_k)/2 - x) . (s_k - s) / |s_k - s|.
+        gap = others[None, :, :] - nearest_own[:, None, :]
+        middle = (nearest_own[:, None, :] + others[None, :, :]) / 2
+        distance[start : start + 4096] = (((middle - block[:, None, :]) * gap).sum(axis=2) / np.linalg.norm(gap, axis=2)).min(axis=1)
+    return distance

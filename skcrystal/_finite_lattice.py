@@ -105,6 +105,8 @@ def finite_lattice(positions, centre=None):
     weights /= weights.sum()
     step = 1 / (GRID_OVERSAMPLING * 2 * radius)
     peaks, heights, sigma = _grid_peaks(atoms, weights, G_MAX_FACTOR / spacing, step)
+    if len(peaks) == 0:
+        return None
     strong = peaks[heights >= STRONG * heights[0]]
     base = _independent(strong[np.argsort(np.linalg.norm(strong, axis=1), kind="stable")])
     if base is None:

@@ -1,4 +1,4 @@
-"""Command line: ``skcrystal classify|fingerprint|train``.
+"""Command line: ``skcrystal classify|local|fingerprint|train``.
 
 Heavy modules are imported inside the commands, so ``skcrystal --help`` answers at once.
 """
@@ -74,6 +74,34 @@ def build_parser():
         metavar="TYPE=ELEMENT,...",
         help="elements of the atom types of LAMMPS dumps that have no element column, e.g. 1=Al,2=Ni",
     )
+    local = commands.add_parser(
+        "local",
+        help="label the regions and atoms of a large sample (polycrystal, atom-probe data)",
+        description=(
+            "Strided pattern matching: spherical regions centred on a grid cover the sample (a "
+            "periodic box, or a point cloud without a cell); each is classified in its own "
+            "orientation, with the reject option, and each atom gets the vote of the regions "
+            "that hold it. Prints the phase fractions of each frame; --output writes the atoms "
+            "with per-atom columns (extxyz, for OVITO), --grid the regions."
+        ),
+    )
+    local.add_argument("path", metavar="FILE", help="structure file (extxyz, LAMMPS dump, CIF, ...)")
+    local.add_argument("--box", type=_positive, default=None, metavar="A", help="region diameter, Angstrom (default: 10 nearest-neighbour distances)")
+    local.add_argument("--stride", type=_positive, default=4.0, metavar="A", help="spacing of the region centres, Angstrom (default: 4)")
+    local.add_argument("--output", default=None, metavar="OUT.extxyz", help="the atoms with skcrystal_label, _class, _proba and _coverage columns")
+    local.add_argument("--grid", default=None, metavar="OUT.npz|OUT.csv", help="the regions: centres, labels, probabilities, scores")
+    local.add_argument("--model", metavar="DIR", default=None, help="a model folder written by 'skcrystal train' (default: the shipped one)")
+    local.add_argument("--device", default="cpu", help="torch device of the fingerprints and the network (default: cpu)")
+    local.add_argument("-j", "--jobs", type=int, default=None, help="processes for the regions (-1: one per core; default: 1)")
+    local.add_argument("--no-unknown", action="store_true", help="never 'unknown': the nearest class of every region")
+    local.add_argument("--frames", type=_frames_argument, default=":", metavar="SLICE", help="frames of a file of several, as a Python slice (default: all)")
+    local.add_argument(
+        "--species",
+        type=_species_argument,
+        action="append",
+        metavar="TYPE=ELEMENT,...",
+        help="elements of the atom types of LAMMPS dumps that have no element column, e.g. 1=Al,2=Ni",
+    )
     fingerprint = commands.add_parser(
         "fingerprint",
         help="write the diffraction fingerprint of each structure file as a PNG image",
@@ -111,6 +139,16 @@ def build_parser():
     return parser
 
 
+def _positive(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
 def _frames_argument(text):
     from .io import _selection
 
@@ -144,7 +182,46 @@ def main(argv=None):
     problem = _device_problem(getattr(args, "device", "cpu"))
     if problem:
         parser.error(f"--device {args.device}: {problem}")
-    return {"classify": _classify, "fingerprint": _fingerprint, "train": _train}[args.command](args)
+    return {"classify": _classify, "local": _local, "fingerprint": _fingerprint, "train": _train}[args.command](args)
+
+
+def _local(args):
+    from .io import StructureError, _frames, _selection
+    from .local import LocalClassifier
+    from .pretrained import load_pretrained
+
+    model = load_pretrained(args.model, device=args.device)
+    if args.no_unknown:
+        model.named_steps["classifier"].set_params(unknown_label=None)
+    local = LocalClassifier(model, box=args.box, stride=args.stride, n_jobs=args.jobs, verbose=1)
+    species = {kind: z for part in args.species or [] for kind, z in part.items()} or None
+    status, written = 0, False
+    try:
+        selection, wanted = _selection(args.frames)
+        # Unchecked: a point cloud (no cell) is a valid sample here.
+        for number, frame in _frames(args.path, selection, species, check=False, wanted=wanted):
+            if isinstance(frame, StructureError):
+                print(f"{args.path} frame {number}: {frame.reason}", file=sys.stderr)
+                status = 1
+                continue
+            try:
+                result = local.classify(frame)
+            except (TypeError, ValueError) as error:
+                print(f"{args.path} frame {number}: {error}", file=sys.stderr)
+                status = 1
+                continue
+            fractions = ", ".join(f"{label} {share:.1%}" for label, share in sorted(result.phase_fractions().items()))
+            print(f"{args.path} frame {number}: {len(result.centres)} regions, {len(result.atom_labels)} atoms: {fractions}")
+            if args.output:
+                result.write_extxyz(args.output, frame, append=written)
+                written = True
+            if args.grid:
+                grid = Path(args.grid)
+                result.save_grid(grid if number == 0 else grid.with_name(f"{grid.stem}_frame{number}{grid.suffix}"))
+    except (StructureError, OSError, IndexError) as error:
+        print(f"{args.path}: {_message(error)}", file=sys.stderr)
+        status = 1
+    return status
 
 
 def _device_problem(device):

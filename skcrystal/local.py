@@ -57,13 +57,14 @@ class LocalLabels:
     classes : ndarray of shape (n_classes,)
     atom_labels : ndarray of shape (n_atoms,)
         The vote of the regions whose clusters hold the atom: ``unknown_label`` if more than
-        half of them are unknown (or none holds it), else the class of the highest mean
-        probability over those of them that are not.
+        half of them are unknown, else the class of the highest mean probability over those
+        of them that are not. An atom that no cluster holds (a stride wider than the
+        clusters) takes the label of the nearest region centre.
     atom_proba : ndarray of shape (n_atoms, n_classes)
-        Mean class probabilities of the regions whose clusters hold the atom (``nan`` if
-        none does).
+        Mean class probabilities of the regions whose clusters hold the atom (of the nearest
+        region if none does).
     atom_coverage : ndarray of shape (n_atoms,)
-        How many regions' clusters hold the atom.
+        How many regions' clusters hold the atom (0: it took the nearest region's answer).
     unknown_label : object
     errors : dict
         Region index -> why it could not be fingerprinted.
@@ -280,6 +281,13 @@ class LocalClassifier(BaseEstimator):
                 stacklevel=2,
             )
         atom_labels, atom_proba = vote.result(classifier.classes_, unknown_label)
+        # A stride wider than the clusters leaves atoms that no cluster holds: they take the
+        # answer of the nearest region.
+        alone = np.flatnonzero(vote.count == 0)
+        if len(alone) and len(centres):
+            nearest = _nearest_centre(positions[alone], centres, cell)
+            atom_labels[alone] = region["labels"][nearest]
+            atom_proba[alone] = region["proba"][nearest]
         return LocalLabels(
             centres=centres,
             classes=classifier.classes_,
@@ -399,6 +407,17 @@ class _Neighbourhoods:
             (self.images[found] - centre, self.owners[found])
             for centre, found in zip(centres, (np.sort(f) for f in map(np.asarray, self.tree.query_ball_point(centres, radius))))
         ]
+
+
+def _nearest_centre(points, centres, cell):
+    """Index of the nearest centre to each point (periodic images of the centres if ``cell``)."""
+    from scipy.spatial import cKDTree
+
+    if cell is None:
+        return cKDTree(centres).query(points)[1]
+    shifts = np.stack(np.meshgrid(*[[-1, 0, 1]] * 3, indexing="ij"), axis=-1).reshape(-1, 3) @ cell
+    images = (centres[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
+    return cKDTree(images).query(points)[1] % len(centres)
 
 
 def _grid(positions, cell, stride):

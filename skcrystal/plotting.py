@@ -1,4 +1,4 @@
-"""Figures with matplotlib: fingerprints, attribution overlays, probability curves, confusion.
+"""Figures with matplotlib: fingerprints, attributions, probability curves, confusion, slice maps.
 
 matplotlib is imported by each function when it is called (it is the ``plots`` extra:
 ``pip install skcrystal[plots]``), so importing this module costs nothing. Every function
@@ -211,3 +211,76 @@ def plot_confusion_matrix(y_true, y_pred, *, labels=None, normalize="true", ax=N
     kwargs.setdefault("values_format", ".2f" if normalize else "d")
     kwargs.setdefault("colorbar", False)
     return ConfusionMatrixDisplay.from_predictions(y_true, y_pred, labels=labels, normalize=normalize, ax=ax, **kwargs)
+
+
+#: Colours of the labels in slice maps (classes, then "unknown" and any other label in grey).
+LABEL_COLOURS = {
+    "fcc": "tab:green",
+    "bcc": "tab:blue",
+    "hex/rh": "tab:red",
+    "sc": "tab:purple",
+    "diam": "tab:brown",
+    "bct139": "tab:orange",
+    "bct141": "tab:olive",
+    "unknown": "0.8",
+}
+
+
+def plot_slice_map(positions, labels, *, axis=2, position=None, thickness=3.0, ax=None, title=None, size=6.0):
+    """The atoms of a slab of a large sample, coloured by label (a slice map).
+
+    Parameters
+    ----------
+    positions : array-like of shape (n_atoms, 3)
+        Cartesian positions, Angstrom.
+    labels : array-like of shape (n_atoms,)
+        Per-atom labels (``LocalLabels.atom_labels``, the truth, or another method's).
+    axis : {0, 1, 2}, default=2
+        The slab's normal.
+    position : float, default=None
+        Centre of the slab along ``axis``; default: the middle of the atoms.
+    thickness : float, default=3.0
+        Slab thickness, Angstrom.
+    ax : matplotlib Axes, default=None
+    title : str, default=None
+    size : float, default=6.0
+        Marker size (points squared).
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrystal.plotting import plot_slice_map
+    >>> positions = np.random.default_rng(0).uniform(0, 10, (500, 3))
+    >>> labels = np.where(positions[:, 0] < 5, "fcc", "bcc")
+    >>> ax = plot_slice_map(positions, labels, thickness=2.0)
+    >>> sorted(text.get_text() for text in ax.get_legend().get_texts())
+    ['bcc', 'fcc']
+    """
+    positions = np.asarray(positions, dtype=float)
+    labels = np.asarray(labels).astype(str)
+    if positions.ndim != 2 or positions.shape[1] != 3 or len(labels) != len(positions):
+        raise ValueError(f"positions must be (n, 3) and labels (n,); got {positions.shape} and {labels.shape}.")
+    if axis not in (0, 1, 2):
+        raise ValueError(f"axis must be 0, 1 or 2, got {axis!r}.")
+    depth = positions[:, axis]
+    if position is None:
+        position = (depth.min() + depth.max()) / 2
+    slab = np.abs(depth - position) <= thickness / 2
+    x, y = [positions[slab, k] for k in range(3) if k != axis]
+    if ax is None:
+        _, ax = _pyplot().subplots(figsize=(5, 5))
+    for label in sorted(set(labels[slab].tolist()), key=lambda name: (name == "unknown", name)):
+        mine = labels[slab] == label
+        ax.scatter(x[mine], y[mine], s=size, color=LABEL_COLOURS.get(label, "0.5"), label=label, linewidths=0)
+    ax.set_aspect("equal")
+    names = [name for k, name in enumerate("xyz") if k != axis]
+    ax.set_xlabel(f"{names[0]} (A)")
+    ax.set_ylabel(f"{names[1]} (A)")
+    if title is not None:
+        ax.set_title(title)
+    ax.legend(loc="upper right", markerscale=2, fontsize="small", framealpha=0.8)
+    return ax

@@ -54,6 +54,11 @@ def region_cluster(positions, numbers, n_atoms):
     cluster : Cluster
     members : ndarray of int
         Indices (into ``positions``) of the cluster's atoms.
+    on_lattice : float
+        Share of the cluster's atoms within :data:`~skcrystal._cluster.BLOB_RADIUS`
+        nearest-neighbour distances of a site of the region's lattice: about 1 for a region of
+        one crystal (also a hot or vacant one), less for one astride a grain boundary, 0
+        without a lattice.
 
     Examples
     --------
@@ -61,9 +66,9 @@ def region_cluster(positions, numbers, n_atoms):
     >>> grid = np.stack(np.meshgrid(*[np.arange(-6, 7)] * 3, indexing="ij"), -1).reshape(-1, 3)
     >>> bcc = 2.87 * np.concatenate([grid, grid + 0.5])
     >>> region = bcc[np.linalg.norm(bcc, axis=1) < 12]
-    >>> cluster, members = region_cluster(region, np.full(len(region), 26), 100)
-    >>> len(members), round(cluster.scale, 3)
-    (89, 2.485)
+    >>> cluster, members, on_lattice = region_cluster(region, np.full(len(region), 26), 100)
+    >>> len(members), round(cluster.scale, 3), on_lattice
+    (89, 2.485, 1.0)
     """
     positions = np.asarray(positions, dtype=float)
     numbers = np.asarray(numbers)
@@ -75,7 +80,7 @@ def region_cluster(positions, numbers, n_atoms):
         primitive = _refined(positions, primitive, BLOB_RADIUS * scale)
     frame = np.eye(3) if primitive is None else canonical_frame(primitive)
     rotation = _nearest_rotation(frame.T)
-    centre, size = np.zeros(3), n_atoms
+    centre, size, basis = np.zeros(3), n_atoms, None
     if primitive is not None:
         basis = ideal_basis(primitive, positions @ np.linalg.inv(primitive), primitive, BLOB_RADIUS * scale)
         ideal = nearest_distance(primitive, basis) if len(basis) <= MAX_BASIS_ATOMS else 0.0
@@ -86,9 +91,18 @@ def region_cluster(positions, numbers, n_atoms):
     distances = np.linalg.norm(positions - centre, axis=1)
     order = np.argsort(distances, kind="stable")
     members = order[: whole_shells(distances[order], size)]
+    on_lattice = 0.0 if basis is None or len(basis) > MAX_BASIS_ATOMS else _on_lattice(positions[members], primitive, basis, BLOB_RADIUS * scale)
     cluster = positions[members]
     cluster = (cluster - cluster.mean(axis=0)) / scale
-    return Cluster(cluster @ frame, numbers[members], rotation, scale), members
+    return Cluster(cluster @ frame, numbers[members], rotation, scale), members, on_lattice
+
+
+def _on_lattice(positions, primitive, basis, tolerance):
+    """Share of the atoms within ``tolerance`` of a site (``basis`` + lattice vectors)."""
+    offsets = (positions @ np.linalg.inv(primitive))[:, None, :] - basis[None, :, :]
+    offsets -= np.round(offsets)
+    distances = np.linalg.norm(offsets @ primitive, axis=2).min(axis=1)
+    return float(np.mean(distances < tolerance))
 
 
 def _occupancy(radii, site_volume, n_atoms):

@@ -14,7 +14,7 @@ from skcrystal._region import region_cluster
 from skcrystal.cli import main
 from skcrystal.datasets import make_prototype_dataset
 from skcrystal.defects import ThermalDisplacements
-from skcrystal.local import LocalClassifier, LocalLabels, _Vote
+from skcrystal.local import MIN_ON_LATTICE, LocalClassifier, LocalLabels, _Vote
 from skcrystal.polycrystal import atom_probe, make_polycrystal, make_precipitates
 
 
@@ -87,8 +87,9 @@ def test_region_cluster_does_not_depend_on_rotation_or_atom_order(seed, shift):
     rng = np.random.default_rng(seed)
     rotation = Rotation.random(random_state=rng).as_matrix()
     order = rng.permutation(len(positions))
-    first, _ = region_cluster(positions, numbers, 200)
-    second, _ = region_cluster(positions[order] @ rotation.T, numbers[order], 200)
+    first, _, _ = region_cluster(positions, numbers, 200)
+    second, _, on_lattice = region_cluster(positions[order] @ rotation.T, numbers[order], 200)
+    assert on_lattice == 1.0
     fingerprint = DiffractionFingerprint(n_pixels=32, compile=False)
     images = fingerprint.render([first, second])
     assert np.abs(images[0] - images[1]).max() < 1e-3
@@ -98,7 +99,7 @@ def test_region_cluster_does_not_depend_on_rotation_or_atom_order(seed, shift):
 def test_region_cluster_reports_its_atoms():
     iron = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     positions, numbers, _ = _region(iron, 400, np.zeros(3))
-    cluster, members = region_cluster(positions, numbers, 200)
+    cluster, members, _ = region_cluster(positions, numbers, 200)
     assert len(members) == len(cluster.numbers) == len(set(members.tolist()))
     # The cluster is the atoms nearest its centre: no member is further out than a non-member.
     centre = positions[members].mean(axis=0)
@@ -118,6 +119,13 @@ def test_vote_majority_unknown_and_mean_probabilities():
     np.testing.assert_allclose(proba[1], [0.55, 0.45])
     assert np.isnan(proba[3]).all()
     np.testing.assert_array_equal(vote.count, [1, 2, 2, 0])
+    # Weighted: a near region (weight 1) outvotes a far, unknown one (weight 0.2).
+    weighted = _Vote(1, 2)
+    weighted.add(np.array([0]), np.array([0.1, 0.9]), rejected=False, weights=[1.0])
+    weighted.add(np.array([0]), np.array([0.9, 0.1]), rejected=True, weights=[0.2])
+    labels, proba = weighted.result(np.array(["a", "b"]), "unknown")
+    assert labels.tolist() == ["b"]
+    np.testing.assert_allclose(proba[0], [(0.1 + 0.18) / 1.2, (0.9 + 0.02) / 1.2], rtol=1e-6)
 
 
 def test_a_single_crystal_box_is_one_class_everywhere(model):
@@ -141,6 +149,9 @@ def test_a_bicrystal_is_resolved_away_from_its_boundaries(model):
     near = truth.boundary_distance < 2
     wrong = (result.atom_labels[near] != truth.labels[near]) & (result.atom_labels[near] != "unknown")
     assert wrong.mean() < 0.2
+    # Regions astride a boundary are not one crystal: unknown, whatever the network says.
+    astride = result.on_lattice < MIN_ON_LATTICE
+    assert astride.any() and set(result.labels[astride]) == {"unknown"}
 
 
 def test_a_point_cloud_is_accepted_and_an_amorphous_one_is_unknown(model):

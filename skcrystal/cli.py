@@ -85,7 +85,9 @@ def build_parser():
             "with per-atom columns (extxyz, for OVITO), --grid the regions."
         ),
     )
-    local.add_argument("path", metavar="FILE", help="structure file (extxyz, LAMMPS dump, CIF, ...)")
+    local.add_argument("path", metavar="FILE", help="structure file (extxyz, LAMMPS dump, CIF, ...) or atom-probe reconstruction (.pos, .epos, .apt)")
+    local.add_argument("--ranges", default=None, metavar="FILE", help="range file (.rrng, .rng) giving the ions of an atom-probe file their elements")
+    local.add_argument("--element", default=None, help="without --ranges: the element of every ion of an atom-probe file")
     local.add_argument("--box", type=_positive, default=None, metavar="A", help="region diameter, Angstrom (default: 10 nearest-neighbour distances)")
     local.add_argument("--stride", type=_positive, default=4.0, metavar="A", help="spacing of the region centres, Angstrom (default: 4)")
     local.add_argument("--output", default=None, metavar="OUT.extxyz", help="the atoms with skcrystal_label, _class, _proba and _coverage columns")
@@ -186,6 +188,7 @@ def main(argv=None):
 
 
 def _local(args):
+    from .atom_probe import RECONSTRUCTIONS, read_atom_probe
     from .io import StructureError, _frames, _selection
     from .local import LocalClassifier
     from .pretrained import load_pretrained
@@ -197,9 +200,13 @@ def _local(args):
     species = {kind: z for part in args.species or [] for kind, z in part.items()} or None
     status, written = 0, False
     try:
-        selection, wanted = _selection(args.frames)
-        # Unchecked: a point cloud (no cell) is a valid sample here.
-        for number, frame in _frames(args.path, selection, species, check=False, wanted=wanted):
+        if Path(args.path).suffix.lower() in RECONSTRUCTIONS:
+            frames = enumerate([read_atom_probe(args.path, args.ranges, element=args.element)])
+        else:
+            selection, wanted = _selection(args.frames)
+            # Unchecked: a point cloud (no cell) is a valid sample here.
+            frames = _frames(args.path, selection, species, check=False, wanted=wanted)
+        for number, frame in frames:
             if isinstance(frame, StructureError):
                 print(f"{args.path} frame {number}: {frame.reason}", file=sys.stderr)
                 status = 1
@@ -218,7 +225,7 @@ def _local(args):
             if args.grid:
                 grid = Path(args.grid)
                 result.save_grid(grid if number == 0 else grid.with_name(f"{grid.stem}_frame{number}{grid.suffix}"))
-    except (StructureError, OSError, IndexError) as error:
+    except (StructureError, OSError, IndexError, ValueError, ImportError) as error:
         print(f"{args.path}: {_message(error)}", file=sys.stderr)
         status = 1
     return status

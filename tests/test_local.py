@@ -224,3 +224,43 @@ def test_cli_local_writes_every_frame(tmp_path, capsys):
     assert [len(frame) for frame in back] == [len(frame) for frame in frames]
     assert (tmp_path / "grid.csv").exists() and (tmp_path / "grid_frame1.csv").exists()
     assert main(["local", str(tmp_path / "missing.extxyz")]) == 1
+
+
+def _write_tip(folder, atoms, masses):
+    """A .pos file (big-endian float32 x, y, z in nm, mass-to-charge) and a .rrng file."""
+    ions = np.column_stack([atoms.positions / 10, masses]).astype(">f4")
+    ions.tofile(folder / "tip.pos")
+    (folder / "tip.rrng").write_text(
+        "[Ions]\nNumber=1\nIon1=Cu\n[Ranges]\nNumber=1\nRange1=31.0 32.5 Vol:0.01 Cu:1 Color:FF0000\n"
+    )
+    return folder / "tip.pos", folder / "tip.rrng"
+
+
+def test_atom_probe_files_are_read_with_their_ranges(tmp_path):
+    from ase.build import bulk
+
+    from skcrystal.atom_probe import read_atom_probe
+
+    crystal = bulk("Cu", cubic=True) * 4
+    masses = np.where(np.arange(len(crystal)) % 10 == 0, 45.0, 31.7)  # every tenth ion unranged
+    pos, rrng = _write_tip(tmp_path, crystal, masses)
+    cloud = read_atom_probe(pos, rrng)
+    assert len(cloud) == np.sum(masses < 40) and set(cloud.get_chemical_symbols()) == {"Cu"}
+    np.testing.assert_allclose(cloud.positions, crystal.positions[masses < 40], atol=1e-5)
+    assert not cloud.pbc.any()
+    assert len(read_atom_probe(pos, element="Fe")) == len(crystal)
+    with pytest.raises(ValueError, match="ranges= .* or element="):
+        read_atom_probe(pos)
+    with pytest.raises(ValueError, match="not an atom-probe reconstruction file"):
+        read_atom_probe(tmp_path / "tip.xyz", element="Fe")
+
+
+def test_cli_local_reads_an_atom_probe_file(tmp_path, capsys):
+    from ase.build import bulk
+
+    crystal = bulk("Cu", cubic=True) * 8
+    pos, rrng = _write_tip(tmp_path, crystal, np.full(len(crystal), 31.7))
+    assert main(["local", str(pos), "--ranges", str(rrng), "--stride", "30"]) == 0
+    assert "fcc 100.0%" in capsys.readouterr().out
+    assert main(["local", str(pos), "--stride", "30"]) == 1
+    assert "element=" in capsys.readouterr().err

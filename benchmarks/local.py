@@ -124,6 +124,8 @@ def scores(predicted, truth, distance, interior):
         "unknown": float(np.mean(predicted == "unknown")),
         "by_distance": by_distance,
         "fractions": {c: float(np.mean(predicted == c)) for c in classes + ["unknown"]},
+        # Of the atoms that got a class: the estimate of the phase fractions.
+        "known_fractions": {c: float(np.mean(predicted[predicted != "unknown"] == c)) if np.any(predicted != "unknown") else 0.0 for c in classes},
         "true_fractions": {c: float(np.mean(truth == c)) for c in classes},
     }
 
@@ -178,11 +180,11 @@ def markdown(report):
         lines += [
             f"## {name} ({entry['atoms']} atoms; interior: at least {entry['interior_distance']:.1f} A from a boundary)",
             "",
-            "| method | interior accuracy | all atoms | unknown / other | " + " | ".join(f"{b} A" for b in next(iter(entry["methods"].values()))["by_distance"]) + " | fractions (truth) | seconds | regions/s | peak RSS growth MiB |",
+            "| method | interior accuracy | all atoms | unknown / other | " + " | ".join(f"{b} A" for b in next(iter(entry["methods"].values()))["by_distance"]) + " | fractions of the classified atoms (truth) | seconds | regions/s | peak RSS growth MiB |",
             "|---|---:|---:|---:|" + "---:|" * len(next(iter(entry["methods"].values()))["by_distance"]) + "---|---:|---:|---:|",
         ]
         for method, r in entry["methods"].items():
-            fractions = ", ".join(f"{c} {100 * r['fractions'].get(c, 0):.1f} ({100 * t:.1f})" for c, t in r["true_fractions"].items())
+            fractions = ", ".join(f"{c} {100 * r['known_fractions'].get(c, 0):.1f} ({100 * t:.1f})" for c, t in r["true_fractions"].items())
             distances = " | ".join(f"{100 * v:.1f}" for v in r["by_distance"].values())
             lines.append(
                 f"| {method} | {100 * (r['interior_accuracy'] or 0):.1f} | {100 * r['accuracy']:.1f} | {100 * r['unknown']:.1f} | {distances} | "

@@ -98,10 +98,23 @@ class LocalLabels:
     unknown_label: object = "unknown"
     errors: dict = field(default_factory=dict)
 
-    def phase_fractions(self):
-        """Share of the atoms per label (``unknown_label`` included), as a dict."""
-        values, counts = np.unique(self.atom_labels.astype(str), return_counts=True)
-        return {str(value): float(count / len(self.atom_labels)) for value, count in zip(values, counts)}
+    def phase_fractions(self, unknown=True):
+        """Share of the atoms per label, as a dict.
+
+        Parameters
+        ----------
+        unknown : bool, default=True
+            ``False``: shares of the atoms that got a class, leaving out the unknown ones
+            (grain boundaries, liquid), which estimates the phase fractions of a sample whose
+            boundaries are spread alike over its phases.
+        """
+        labels = self.atom_labels
+        if not unknown:
+            labels = labels[np.array([label != self.unknown_label for label in labels.tolist()], dtype=bool)]
+        if len(labels) == 0:
+            return {}
+        values, counts = np.unique(labels.astype(str), return_counts=True)
+        return {str(value): float(count / len(labels)) for value, count in zip(values, counts)}
 
     def write_extxyz(self, path, structure, append=False):
         """Write the sample with per-atom columns, for OVITO or ASE.

@@ -149,6 +149,8 @@ def test_a_bicrystal_is_resolved_away_from_its_boundaries(model):
     near = truth.boundary_distance < 2
     wrong = (result.atom_labels[near] != truth.labels[near]) & (result.atom_labels[near] != "unknown")
     assert wrong.mean() < 0.2
+    known = result.phase_fractions(unknown=False)
+    assert "unknown" not in known and sum(known.values()) == pytest.approx(1.0)
     # Regions astride a boundary are not one crystal: unknown, whatever the network says.
     astride = result.on_lattice < MIN_ON_LATTICE
     assert astride.any() and set(result.labels[astride]) == {"unknown"}

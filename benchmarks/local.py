@@ -19,7 +19,7 @@ SC -> sc, cubic diamond -> diam; anything else -> unknown). ``--sizes`` adds skc
 region diameters on the pristine polycrystal (resolution against region size).
 
     python benchmarks/local.py [--size 70] [--grains 6] [--stride 5] [--jobs 2] [--sizes 16,20,30]
-        [--json local.json] [--plot slice.png] [--no-ovito]
+        [--samples polycrystal,...] [--json local.json] [--plot slice.png] [--no-ovito]
 
 Needs ``pip install ovito`` for the peers (``--no-ovito`` skips them).
 """
@@ -41,20 +41,32 @@ DISTANCE_BINS = (0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, np.inf)
 PTM_CUTOFFS = (0.1, 0.15, 0.0)
 
 
-def samples(size, grains, seed):
-    """``{name: (ase.Atoms, truth labels, boundary distance)}``."""
+def samples(size, grains, seed, wanted=None):
+    """``{name: (ase.Atoms, truth labels, boundary distance)}`` (only those ``wanted``)."""
     from pymatgen.io.ase import AseAtomsAdaptor
 
     atoms, truth = make_polycrystal(size, grains, random_state=seed)
-    out = {"polycrystal": (atoms, truth.labels, truth.boundary_distance)}
-    hot = ThermalDisplacements(lindemann=0.08, random_state=seed).transform([atoms])[0]
-    out["thermal L=0.08"] = (AseAtomsAdaptor.get_atoms(hot), truth.labels, truth.boundary_distance)
-    for name, sigma in (("apt 50 % + 0.1 A", (0.1, 0.1, 0.1)), ("apt 50 % + (0.1, 0.1, 0.3) A", (0.1, 0.1, 0.3))):
+
+    def thermal():
+        hot = ThermalDisplacements(lindemann=0.08, random_state=seed).transform([atoms])[0]
+        return AseAtomsAdaptor.get_atoms(hot), truth.labels, truth.boundary_distance
+
+    def probe(sigma):
         cloud, kept = atom_probe(atoms, 0.5, sigma, random_state=seed)
-        out[name] = (cloud, truth.labels[kept], truth.boundary_distance[kept])
-    matrix, inside = make_precipitates(size, max(2, grains // 2), size / 8, random_state=seed)
-    out["precipitates"] = (matrix, inside.labels, inside.boundary_distance)
-    return out
+        return cloud, truth.labels[kept], truth.boundary_distance[kept]
+
+    def precipitates():
+        matrix, inside = make_precipitates(size, max(2, grains // 2), size / 8, random_state=seed)
+        return matrix, inside.labels, inside.boundary_distance
+
+    makers = {
+        "polycrystal": lambda: (atoms, truth.labels, truth.boundary_distance),
+        "thermal L=0.08": thermal,
+        "apt 50 % + 0.1 A": lambda: probe((0.1, 0.1, 0.1)),
+        "apt 50 % + (0.1, 0.1, 0.3) A": lambda: probe((0.1, 0.1, 0.3)),
+        "precipitates": precipitates,
+    }
+    return {name: make() for name, make in makers.items() if wanted is None or name in wanted}
 
 
 def peak_rss_mib():
@@ -134,7 +146,7 @@ def run(args):
     model = load_pretrained()
     report = {"args": vars(args), "samples": {}}
     methods = peers() if not args.no_ovito else {}
-    for name, (atoms, truth, distance) in samples(args.size, args.grains, args.seed).items():
+    for name, (atoms, truth, distance) in samples(args.size, args.grains, args.seed, args.samples).items():
         # Half the default region diameter (REGION_REACH nearest-neighbour distances of 2.55 A).
         interior = 5.0 * 2.55 if "precipitates" not in name else 5.0 * 2.5
         entry = {"atoms": len(atoms), "interior_distance": interior, "methods": {}}
@@ -150,7 +162,7 @@ def run(args):
             plot(atoms, slices, args.plot)
         print(name, json.dumps({m: round(v["interior_accuracy"] or 0, 3) for m, v in entry["methods"].items()}), flush=True)
     if args.sizes:
-        atoms, truth, distance = samples(args.size, args.grains, args.seed)["polycrystal"]
+        atoms, truth, distance = samples(args.size, args.grains, args.seed, ["polycrystal"])["polycrystal"]
         report["region_sizes"] = {}
         for box in args.sizes:
             labels, timing = run_skcrystal(model, atoms, args.stride, args.jobs, box=box)
@@ -208,6 +220,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--sizes", type=lambda text: [float(v) for v in text.split(",")], default=None, help="region diameters to compare, e.g. 16,20,30")
+    parser.add_argument("--samples", type=lambda text: text.split(","), default=None, help="only these samples, e.g. polycrystal")
     parser.add_argument("--json", default=None)
     parser.add_argument("--plot", default=None)
     parser.add_argument("--no-ovito", action="store_true")

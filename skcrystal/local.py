@@ -10,6 +10,7 @@ is then labelled by a vote of the regions whose clusters hold it (see :class:`Lo
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass, field
 from numbers import Integral, Real
@@ -336,12 +337,7 @@ class LocalClassifier(BaseEstimator):
         )
 
     def _model(self):
-        if self.model is None:
-            from .pretrained import load_pretrained
-
-            model = load_pretrained(device=self.device or "cpu")
-        else:
-            model = self.model
+        model = _shipped(self.device or "cpu") if self.model is None else self.model
         steps = getattr(model, "named_steps", {})
         if "fingerprint" not in steps or "classifier" not in steps:
             raise TypeError("model must be a pipeline with steps 'fingerprint' and 'classifier' (as load_pretrained returns).")
@@ -351,6 +347,15 @@ class LocalClassifier(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.requires_fit = False
         return tags
+
+
+@functools.lru_cache(maxsize=2)
+def _shipped(device):
+    """The shipped model, loaded once per process and device (every frame of a trajectory
+    would otherwise load it again)."""
+    from .pretrained import load_pretrained
+
+    return load_pretrained(device=device)
 
 
 def _classified(classifier, images):

@@ -8,7 +8,8 @@ Samples from :mod:`skcrystal.polycrystal`, one seed each:
 * ``apt 50 % + 0.1 A``: the same as a point cloud with half the atoms missing and Gaussian
   noise of 0.1 A per component;
 * ``apt 50 % + (0.1, 0.1, 0.3) A``: atom-probe-like, depth noise three times the lateral;
-* ``precipitates``: bcc spheres in an fcc matrix.
+* ``precipitates``: bcc spheres in an fcc matrix;
+* ``stacking fcc/hcp``: coherent fcc and hcp lamellae of close-packed layers, each half the box.
 
 For each method: per-atom accuracy by distance to the nearest boundary, accuracy in the
 interior (at least half a region diameter from a boundary, issue #13), the share called
@@ -35,7 +36,7 @@ import numpy as np
 from skcrystal import load_pretrained
 from skcrystal.defects import ThermalDisplacements
 from skcrystal.local import LocalClassifier
-from skcrystal.polycrystal import atom_probe, make_polycrystal, make_precipitates
+from skcrystal.polycrystal import atom_probe, make_polycrystal, make_precipitates, make_stacking
 
 DISTANCE_BINS = (0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, np.inf)
 PTM_CUTOFFS = (0.1, 0.15, 0.0)
@@ -59,12 +60,19 @@ def samples(size, grains, seed, wanted=None):
         matrix, inside = make_precipitates(size, max(2, grains // 2), size / 8, random_state=seed)
         return matrix, inside.labels, inside.boundary_distance
 
+    def stacking():
+        # Lamellae about a region across, stacked along z; as many layers as fit the box.
+        layers = max(4, int(size / (2 * 2.55 * np.sqrt(2 / 3))))
+        lamellae, stack = make_stacking(("fcc", layers, "hex/rh", layers), repeats=(int(size / 2.55), int(size / (2.55 * np.sqrt(3)))))
+        return lamellae, stack.labels, stack.boundary_distance
+
     makers = {
         "polycrystal": lambda: (atoms, truth.labels, truth.boundary_distance),
         "thermal L=0.08": thermal,
         "apt 50 % + 0.1 A": lambda: probe((0.1, 0.1, 0.1)),
         "apt 50 % + (0.1, 0.1, 0.3) A": lambda: probe((0.1, 0.1, 0.3)),
         "precipitates": precipitates,
+        "stacking fcc/hcp": stacking,
     }
     return {name: make() for name, make in makers.items() if wanted is None or name in wanted}
 

@@ -1,4 +1,4 @@
-"""Large samples whose phase at every atom is known: polycrystals, precipitates, atom-probe data.
+"""Large samples whose phase at every atom is known: polycrystals, precipitates, stacking, atom probe.
 
 For testing and benchmarking local classification (:mod:`skcrystal.local`). Every sample is
 a periodic cubic box filled grain by grain with a class prototype of
@@ -248,3 +248,71 @@ def _voronoi_distance(points, grain, images, owners):
         middle = (nearest_own[:, None, :] + others[None, :, :]) / 2
         distance[start : start + 4096] = (((middle - block[:, None, :]) * gap).sum(axis=2) / np.linalg.norm(gap, axis=2)).min(axis=1)
     return distance
+
+
+def make_stacking(layers=("fcc", 12, "hex/rh", 12), *, repeats=(8, 5), element="Co", nn_distance=2.5):
+    """Close-packed layers stacked as fcc (ABC) and hcp (AB) lamellae, coherent, periodic.
+
+    Layers are stacked along z; a lamella of ``n`` layers continues the stacking as fcc (the
+    next layer differs from the last two) or hcp (it repeats the one before last). The truth
+    of an atom is its layer's stacking environment, the definition of PTM and CNA: hcp if the
+    layers above and below are at the same lateral position, fcc if not.
+
+    Parameters
+    ----------
+    layers : sequence, default=("fcc", 12, "hex/rh", 12)
+        Alternating class (``"fcc"`` or ``"hex/rh"``) and number of layers of each lamella.
+    repeats : tuple of 2 int, default=(8, 5)
+        In-plane cells (rectangular, two atoms per layer) along x and y.
+    element : str, default="Co"
+    nn_distance : float, default=2.5
+
+    Returns
+    -------
+    atoms : ase.Atoms
+    truth : sklearn.utils.Bunch
+        ``labels``, ``layer`` (index of each atom's layer) and ``boundary_distance`` (along
+        z, to the nearest layer of the other class, Angstrom).
+
+    Examples
+    --------
+    >>> atoms, truth = make_stacking(("fcc", 6, "hex/rh", 6), repeats=(2, 2))
+    >>> len(atoms), [str(label) for label in truth.labels[::8][:12]]
+    (96, ['fcc', 'fcc', 'fcc', 'fcc', 'fcc', 'hex/rh', 'hex/rh', 'hex/rh', 'hex/rh', 'hex/rh', 'hex/rh', 'fcc'])
+    """
+    from ase import Atoms
+
+    kinds, counts = list(layers[0::2]), [int(n) for n in layers[1::2]]
+    if any(kind not in ("fcc", "hex/rh") for kind in kinds) or len(kinds) != len(counts) or min(counts, default=0) < 2:
+        raise ValueError(f"layers must alternate 'fcc' or 'hex/rh' and a count of at least 2; got {layers!r}.")
+    sequence = [0, 1]
+    for kind, count in zip(kinds, counts):
+        for _ in range(count):
+            sequence.append(3 - sequence[-1] - sequence[-2] if kind == "fcc" else sequence[-2])
+    sequence = np.array(sequence[2:])
+    n_layers = len(sequence)
+    # Each layer's environment, periodic along z.
+    below, above = np.roll(sequence, 1), np.roll(sequence, -1)
+    labels_of_layer = np.where(below == above, "hex/rh", "fcc")
+    a = nn_distance
+    spacing = a * np.sqrt(2 / 3)
+    shifts = np.array([[0.0, 0.0], [a / 2, a * np.sqrt(3) / 6], [a, a * np.sqrt(3) / 3]])
+    cell_xy = np.array([a, a * np.sqrt(3)])
+    base = np.array([[0.0, 0.0], [a / 2, a * np.sqrt(3) / 2]])
+    nx, ny = repeats
+    grid = np.array([[i * cell_xy[0], j * cell_xy[1]] for i in range(nx) for j in range(ny)])
+    plane = (grid[:, None, :] + base[None, :, :]).reshape(-1, 2)
+    positions, layer_index = [], []
+    for k, letter in enumerate(sequence):
+        xy = (plane + shifts[letter]) % (cell_xy * [nx, ny])
+        positions.append(np.column_stack([xy, np.full(len(xy), k * spacing)]))
+        layer_index.append(np.full(len(xy), k))
+    positions, layer_index = np.concatenate(positions), np.concatenate(layer_index)
+    cell = np.diag([cell_xy[0] * nx, cell_xy[1] * ny, spacing * n_layers])
+    atoms = Atoms(symbols=[element] * len(positions), positions=positions, cell=cell, pbc=True)
+    other = [np.flatnonzero(labels_of_layer != label) for label in labels_of_layer]
+    steps = np.array([
+        min((min(abs(k - j), n_layers - abs(k - j)) for j in others), default=n_layers) for k, others in enumerate(other)
+    ])
+    distance = steps[layer_index] * spacing
+    return atoms, Bunch(labels=labels_of_layer[layer_index], layer=layer_index, boundary_distance=distance)

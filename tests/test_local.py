@@ -266,3 +266,17 @@ def test_cli_local_reads_an_atom_probe_file(tmp_path, capsys):
     assert "fcc 100.0%" in capsys.readouterr().out
     assert main(["local", str(pos), "--stride", "30"]) == 1
     assert "element=" in capsys.readouterr().err
+
+
+def test_fcc_hcp_stacking_lamellae_are_told_apart(model):
+    from skcrystal.polycrystal import make_stacking
+
+    atoms, truth = make_stacking(("fcc", 18, "hex/rh", 18), repeats=(8, 5))
+    assert set(truth.labels.tolist()) == {"fcc", "hex/rh"}
+    result = LocalClassifier(model, stride=8.0).classify(atoms)
+    away = truth.boundary_distance >= 6
+    assert np.mean(result.atom_labels[away] == truth.labels[away]) > 0.95
+    fractions = result.phase_fractions(unknown=False)
+    assert fractions["fcc"] == pytest.approx(np.mean(truth.labels == "fcc"), abs=0.05)
+    with pytest.raises(ValueError, match="alternate"):
+        make_stacking(("bcc", 4))

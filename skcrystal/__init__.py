@@ -12,6 +12,7 @@ _PUBLIC = {
     "CLASSES": "skcrystal.datasets",
     "CrystalClassifier": "skcrystal.classifier",
     "DiffractionFingerprint": "skcrystal.fingerprint",
+    "LocalClassifier": "skcrystal.local",
     "SpglibBaseline": "skcrystal.baseline",
     "StructureError": "skcrystal.io",
     "load_pretrained": "skcrystal.pretrained",
@@ -21,6 +22,7 @@ _PUBLIC = {
 
 #: Public modules, also imported on first use (``skcrystal.plotting``...).
 _MODULES = (
+    "atom_probe",
     "baseline",
     "classifier",
     "datasets",
@@ -28,8 +30,10 @@ _MODULES = (
     "explain",
     "fingerprint",
     "io",
+    "local",
     "outliers",
     "plotting",
+    "polycrystal",
     "pretrained",
 )
 
@@ -37,6 +41,7 @@ __all__ = [
     "CLASSES",
     "CrystalClassifier",
     "DiffractionFingerprint",
+    "LocalClassifier",
     "SpglibBaseline",
     "StructureError",
     "__version__",

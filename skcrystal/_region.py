@@ -75,14 +75,13 @@ def region_cluster(positions, numbers, n_atoms):
     radii = np.linalg.norm(positions, axis=1)
     nearest = np.argsort(radii, kind="stable")[:n_atoms]
     scale = median_neighbour_distance(positions[nearest])
-    primitive = finite_lattice(positions, np.zeros(3))
+    primitive, basis = finite_lattice(positions, np.zeros(3)), None
     if primitive is not None:
-        primitive = _refined(positions, primitive, BLOB_RADIUS * scale)
+        primitive, basis = _refined(positions, primitive, BLOB_RADIUS * scale)
     frame = np.eye(3) if primitive is None else canonical_frame(primitive)
     rotation = _nearest_rotation(frame.T)
-    centre, size, basis = np.zeros(3), n_atoms, None
+    centre, size = np.zeros(3), n_atoms
     if primitive is not None:
-        basis = ideal_basis(primitive, positions @ np.linalg.inv(primitive), primitive, BLOB_RADIUS * scale)
         ideal = nearest_distance(primitive, basis) if len(basis) <= MAX_BASIS_ATOMS else 0.0
         if IDEAL_RANGE[0] * scale <= ideal <= IDEAL_RANGE[1] * scale:
             scale = ideal
@@ -117,7 +116,8 @@ def _occupancy(radii, site_volume, n_atoms):
 
 
 def _refined(positions, primitive, tolerance):
-    """The lattice fitted to the atoms near its basis sites (least squares; rows).
+    """The lattice fitted to the atoms near its basis sites (least squares; rows), and the
+    basis sites (fractional, in that lattice).
 
     ``r = n @ lattice + c_s`` for an atom in cell ``n`` at basis site ``s``: linear in the
     lattice and the site offsets ``c_s``.
@@ -125,7 +125,7 @@ def _refined(positions, primitive, tolerance):
     frac = positions @ np.linalg.inv(primitive)
     basis = ideal_basis(primitive, frac, primitive, tolerance)
     if len(basis) > MAX_BASIS_ATOMS:
-        return primitive
+        return primitive, basis
     offsets = frac[:, None, :] - basis[None, :, :]
     cells = np.round(offsets)
     distances = np.linalg.norm((offsets - cells) @ primitive, axis=2)
@@ -133,6 +133,10 @@ def _refined(positions, primitive, tolerance):
     close = distances[np.arange(len(frac)), site] < tolerance
     design = np.hstack([cells[np.arange(len(frac)), site], np.eye(len(basis))[site]])[close]
     if np.linalg.matrix_rank(design) < design.shape[1]:
-        return primitive
-    fitted = np.linalg.lstsq(design, positions[close], rcond=None)[0][:3]
-    return fitted if np.linalg.det(fitted) > 0 else primitive
+        return primitive, basis
+    solution = np.linalg.lstsq(design, positions[close], rcond=None)[0]
+    fitted = solution[:3]
+    if not np.linalg.det(fitted) > 0:
+        return primitive, basis
+    sites = solution[3:] @ np.linalg.inv(fitted)
+    return fitted, sites - np.floor(sites)

@@ -17,17 +17,17 @@ from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import Interval
 
 from . import _diffraction
+from .fingerprint import AUTO_COMPILE_MIN_CRYSTALS
 
 #: Default region radius, in units of the sample's median nearest-neighbour distance: it holds
 #: the model's cluster (about 3.5 nearest-neighbour distances for a 256-atom cluster of a
 #: close-packed crystal, 4.6 for diamond) around a basis site up to half a bond off the centre.
 REGION_REACH = 5.0
-#: Regions processed together: bounds the memory of the neighbour lists and images, and is
-#: large enough for the fingerprint to use its compiled kernel (``compile="auto"``).
+#: Regions processed together: bounds the memory of the neighbour lists and images.
 CHUNK_REGIONS = 512
 #: Point clouds: a grid centre whose region holds fewer atoms than this share of the median
 #: region lies outside the sample (or on its surface) and is left out.
@@ -267,6 +267,10 @@ class LocalClassifier(BaseEstimator):
         if cell is None:
             counts = np.array([len(members) for members in neighbourhoods.tree.query_ball_point(centres, radius)])
             centres = centres[counts >= MIN_REGION_FILL * np.median(counts)]
+        if fingerprint.compile == "auto" and len(centres) >= AUTO_COMPILE_MIN_CRYSTALS:
+            # Rendered chunk by chunk, the regions are one batch for the choice of kernel:
+            # the compiled one is several times faster, once compiled.
+            fingerprint = clone(fingerprint).set_params(compile=True)
         n_classes = len(classifier.classes_)
         vote = _Vote(len(positions), n_classes)
         region = {

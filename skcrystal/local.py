@@ -11,6 +11,7 @@ is then labelled by a vote of the regions whose clusters hold it (see :class:`Lo
 from __future__ import annotations
 
 import functools
+import itertools
 import warnings
 from dataclasses import dataclass, field
 from numbers import Integral, Real
@@ -255,8 +256,6 @@ class LocalClassifier(BaseEstimator):
         from joblib import Parallel, delayed
         from tqdm.auto import tqdm
 
-        from ._region import region_cluster
-
         self._validate_params()
         fingerprint, classifier = self._model()
         positions, numbers, cell = _read_sample(sample, fingerprint.atomic_number_shift)
@@ -284,23 +283,29 @@ class LocalClassifier(BaseEstimator):
         errors = {}
         unknown_label = classifier.unknown_label
         bar = tqdm(total=len(centres), unit="region", disable=not self.verbose)
-        with Parallel(n_jobs=self.n_jobs) as parallel:
+
+        def regions():
             for start in range(0, len(centres), CHUNK_REGIONS):
-                chunk = centres[start : start + CHUNK_REGIONS]
-                atoms = neighbourhoods.around(chunk, radius)
-                results = parallel(
-                    delayed(_region_or_error)(region_cluster, relative, numbers[members], fingerprint.target_n_atoms)
-                    for relative, members in atoms
-                )
-                good = [k for k, result in enumerate(results) if not isinstance(result, Exception)]
-                for k, result in enumerate(results):
+                yield from neighbourhoods.around(centres[start : start + CHUNK_REGIONS], radius)
+
+        with Parallel(n_jobs=self.n_jobs, return_as="generator") as parallel:
+            # A generator: the workers carve the next regions while this process renders and
+            # classifies the last ones.
+            results = parallel(
+                delayed(_region_task)(relative, members, numbers[members], fingerprint.target_n_atoms)
+                for relative, members in regions()
+            )
+            for start in range(0, len(centres), CHUNK_REGIONS):
+                chunk = list(itertools.islice(results, CHUNK_REGIONS))
+                good = [k for k, result in enumerate(chunk) if not isinstance(result, Exception)]
+                for k, result in enumerate(chunk):
                     if isinstance(result, Exception):
                         errors[start + k] = f"{type(result).__name__}: {result}"
                         region["labels"][start + k] = unknown_label
                 if good:
-                    images = fingerprint.render([results[k][0] for k in good])
+                    images = fingerprint.render([chunk[k][0] for k in good])
                     proba, scores, labels, nearest = _classified(classifier, images)
-                    on_lattice = np.array([results[k][2] for k in good])
+                    on_lattice = np.array([chunk[k][2] for k in good])
                     rejected = (scores < classifier.offset_) | (on_lattice < MIN_ON_LATTICE)
                     if unknown_label is not None:
                         labels[rejected] = unknown_label
@@ -308,10 +313,9 @@ class LocalClassifier(BaseEstimator):
                     region["proba"][rows], region["scores"][rows], region["on_lattice"][rows] = proba, scores, on_lattice
                     region["labels"][rows], region["nearest"][rows] = labels, nearest
                     for k, p, reject in zip(good, proba, rejected):
-                        inside = results[k][1]
-                        members = atoms[k][1][inside]
+                        _, members, _, weights = chunk[k]
                         region["cluster_sizes"][start + k] = len(members)
-                        vote.add(members, p, reject and unknown_label is not None, _vote_weights(atoms[k][0][inside]))
+                        vote.add(members, p, reject and unknown_label is not None, weights)
                 bar.update(len(chunk))
         bar.close()
         if errors:
@@ -376,11 +380,16 @@ def _classified(classifier, images):
     return proba, scores, labels, nearest
 
 
-def _region_or_error(function, *args):
+def _region_task(relative, members, numbers, n_atoms):
+    """One region's cluster, the indices of its atoms in the sample, the share of them on the
+    region's lattice and their vote weights; or the error (runs in a joblib worker)."""
+    from ._region import region_cluster
+
     try:
-        return function(*args)
+        cluster, inside, on_lattice = region_cluster(relative, numbers, n_atoms)
     except Exception as error:  # noqa: BLE001 -- reported per region, the others go on
         return error
+    return cluster, members[inside], on_lattice, _vote_weights(relative[inside])
 
 
 class _Vote:

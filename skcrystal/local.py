@@ -84,6 +84,20 @@ class LocalLabels:
     unknown_label : object
     errors : dict
         Region index -> why it could not be fingerprinted.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from ase.build import bulk
+    >>> copper = bulk("Cu", cubic=True) * 6
+    >>> result = LocalClassifier(stride=12.0).classify(copper)
+    >>> result.labels.tolist(), result.phase_fractions(unknown=False)
+    (['fcc', 'fcc', 'fcc', 'fcc', 'fcc', 'fcc', 'fcc', 'fcc'], {'fcc': 1.0})
+    >>> folder = tempfile.mkdtemp()
+    >>> result.write_extxyz(os.path.join(folder, "labels.extxyz"), copper)
+    >>> result.save_grid(os.path.join(folder, "regions.csv"))
+    >>> open(os.path.join(folder, "regions.csv")).readline().split(",")[:5]
+    ['x', 'y', 'z', 'label', 'nearest']
     """
 
     centres: np.ndarray

@@ -119,6 +119,11 @@ def has_form_factor(z):
     return _coefficients(int(z)) is not None
 
 
+def missing_form_factors(numbers, shift):
+    """Sorted atomic numbers among ``numbers`` with no form factor at ``Z + shift``."""
+    return sorted({int(z) for z in np.unique(numbers) if not has_form_factor(shifted(z, shift))})
+
+
 #: Largest atomic number with a tabulated X-ray form factor (californium).
 MAX_TABULATED_Z = 98
 

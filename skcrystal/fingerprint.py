@@ -560,9 +560,7 @@ def _one_cluster(item, index, n_atoms, shift):
     """Read, check and canonicalise one item (runs in a joblib worker)."""
     crystal = to_crystal(item, index)
     numbers = crystal.numbers
-    missing = sorted(
-        {int(z) for z in np.unique(numbers) if not _diffraction.has_form_factor(_diffraction.shifted(z, shift))}
-    )
+    missing = _diffraction.missing_form_factors(numbers, shift)
     if missing:
         raise StructureError(
             f"no X-ray form factor for atomic number(s) {missing} + atomic_number_shift "

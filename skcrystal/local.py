@@ -278,7 +278,7 @@ class LocalClassifier(BaseEstimator):
         neighbourhoods.reach(radius)
         centres = _grid(positions, cell, self.stride)
         if cell is None:
-            counts = np.array([len(members) for members in neighbourhoods.tree.query_ball_point(centres, radius)])
+            counts = neighbourhoods.tree.query_ball_point(centres, radius, return_length=True)
             centres = centres[counts >= MIN_REGION_FILL * np.median(counts)]
         if fingerprint.compile == "auto" and len(centres) >= AUTO_COMPILE_MIN_CRYSTALS:
             # Rendered chunk by chunk, the regions are one batch for the choice of kernel:
@@ -451,7 +451,6 @@ class _Neighbourhoods:
         from scipy.spatial import cKDTree
 
         self.positions, self.cell = positions, cell
-        self.cKDTree = cKDTree
         self.images, self.owners = positions, np.arange(len(positions))
         self.tree = cKDTree(positions)
 
@@ -472,7 +471,9 @@ class _Neighbourhoods:
             images.append(shifted[keep] @ self.cell)
             owners.append(np.flatnonzero(keep))
         self.images, self.owners = np.concatenate(images), np.concatenate(owners)
-        self.tree = self.cKDTree(self.images)
+        from scipy.spatial import cKDTree
+
+        self.tree = cKDTree(self.images)
 
     def spacing(self):
         """Median nearest-neighbour distance of (a fixed subset of) the atoms."""
@@ -550,7 +551,7 @@ def _read_sample(sample, shift):
         raise ValueError("the sample has no atoms, or positions that are not finite.")
     if cell is not None and not abs(np.linalg.det(cell)) > 0:
         raise ValueError("the sample's cell has no volume; give a periodic box or a point cloud (pbc False).")
-    missing = sorted({int(z) for z in np.unique(numbers) if not _diffraction.has_form_factor(_diffraction.shifted(z, shift))})
+    missing = _diffraction.missing_form_factors(numbers, shift)
     if missing:
         raise ValueError(f"no X-ray form factor for atomic number(s) {missing}; tabulated atomic numbers are 1 to 98.")
     return positions, np.asarray(numbers), cell

@@ -69,12 +69,13 @@ def make_polycrystal(size=60.0, n_grains=8, *, classes=("fcc", "bcc", "hex/rh"),
     seeds = rng.uniform(0, size, (n_grains, 3))
     rotations = Rotation.random(n_grains, random_state=rng).as_matrix().reshape(n_grains, 3, 3)
     grain_classes = [classes[k % len(classes)] for k in range(n_grains)]
+    from scipy.spatial import cKDTree
+
     images, owners = _periodic_seeds(seeds, size)
+    tree = cKDTree(images)
 
     def owner(points):
-        from scipy.spatial import cKDTree
-
-        return owners[cKDTree(images).query(points)[1]]
+        return owners[tree.query(points)[1]]
 
     def boundary_distance(points, grain):
         return _voronoi_distance(points, grain, images, owners)

@@ -250,10 +250,22 @@ class LocalClassifier(BaseEstimator):
         return self
 
     def predict(self, X):
-        """Per-atom labels of each sample (a list of arrays) or of one sample (an array)."""
+        """Per-atom labels of each sample (a list of arrays) or of one sample (an array).
+
+        In a list, a sample that cannot be classified (wrong type, no atoms, positions that
+        are not finite, partial periodicity) gets ``None`` and a warning naming it; the other
+        samples are still classified.
+        """
         if _is_sample(X):
             return self.classify(X).atom_labels
-        return [self.classify(sample).atom_labels for sample in X]
+        labels = []
+        for index, sample in enumerate(X):
+            try:
+                labels.append(self.classify(sample).atom_labels)
+            except (TypeError, ValueError) as error:
+                warnings.warn(f"sample {index} ({type(sample).__name__}) was not classified: {error}", RuntimeWarning, stacklevel=2)
+                labels.append(None)
+        return labels
 
     def classify(self, sample):
         """Classify the regions and atoms of one sample.

@@ -280,3 +280,13 @@ def test_fcc_hcp_stacking_lamellae_are_told_apart(model):
     assert fractions["fcc"] == pytest.approx(np.mean(truth.labels == "fcc"), abs=0.05)
     with pytest.raises(ValueError, match="alternate"):
         make_stacking(("bcc", 4))
+
+
+def test_predict_keeps_the_good_samples_of_a_list(model):
+    from ase.build import bulk
+
+    good = bulk("Fe", cubic=True) * 7
+    with pytest.warns(RuntimeWarning, match=r"sample 1 \(ndarray\) was not classified"):
+        labels = LocalClassifier(model, stride=20.0).predict([good, np.zeros((4, 3)), good])
+    assert labels[1] is None
+    assert set(labels[0]) == set(labels[2]) == {"bcc"} and len(labels[0]) == len(good)

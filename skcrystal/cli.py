@@ -218,7 +218,11 @@ def _local(args):
                 status = 1
                 continue
             fractions = ", ".join(f"{label} {share:.1%}" for label, share in sorted(result.phase_fractions().items()))
-            print(f"{args.path} frame {number}: {len(result.centres)} regions, {len(result.atom_labels)} atoms: {fractions}")
+            filled = ", ".join(f"{label} {share:.1%}" for label, share in sorted(result.phase_fractions(unknown="fill").items()))
+            print(
+                f"{args.path} frame {number}: {len(result.centres)} regions, {len(result.atom_labels)} atoms: {fractions} "
+                f"(boundaries filled: {filled})"
+            )
             if args.output:
                 result.write_extxyz(args.output, frame, append=written)
                 written = True

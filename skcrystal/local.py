@@ -60,11 +60,15 @@ class LocalLabels:
         on its lattice (it is not one crystal: a grain boundary, a liquid), or where it could
         not be fingerprinted (see ``errors``).
     nearest : ndarray of shape (n_regions,)
-        The most probable class (closed set), whatever the score.
+        The most probable class (closed set), whatever the score; ``None`` for a region the
+        network did not see.
     proba : ndarray of shape (n_regions, n_classes)
-        Class probabilities, columns in the order of ``classes``.
+        Class probabilities, columns in the order of ``classes``; nan for a region the
+        network did not see: one not fingerprinted, or, with the reject option on, one that
+        is not one crystal (:data:`MIN_ON_LATTICE`), which is unknown whatever the network
+        would say.
     scores : ndarray of shape (n_regions,)
-        Novelty scores (higher: more like the training classes).
+        Novelty scores (higher: more like the training classes); nan where ``proba`` is.
     cluster_sizes : ndarray of shape (n_regions,)
         Atoms in each region's cluster.
     on_lattice : ndarray of shape (n_regions,)
@@ -77,10 +81,16 @@ class LocalLabels:
         of the highest weighted mean probability over the others. An atom that no cluster holds (a stride wider than the
         clusters) takes the label of the nearest region centre.
     atom_proba : ndarray of shape (n_atoms, n_classes)
-        Weighted mean class probabilities of the regions whose clusters hold the atom (of the
-        nearest region if none does).
+        Weighted mean class probabilities of the regions whose clusters hold the atom and that
+        the network saw (of the nearest region if none holds it; nan if none was seen).
     atom_coverage : ndarray of shape (n_atoms,)
         How many regions' clusters hold the atom (0: it took the nearest region's answer).
+    atom_filled_labels : ndarray of shape (n_atoms,)
+        ``atom_labels``, with each unknown atom within a region radius of the centre of a
+        region that got a class given the class of the nearest such region: the atoms of
+        grain and phase boundaries are shared out among the crystals around them, as a
+        Voronoi partition, while the inside of a liquid or amorphous pocket wider than a
+        region stays unknown. Behind ``phase_fractions(unknown="fill")``.
     unknown_label : object
     errors : dict
         Region index -> why it could not be fingerprinted.
@@ -91,7 +101,7 @@ class LocalLabels:
     >>> from ase.build import bulk
     >>> copper = bulk("Cu", cubic=True) * 6
     >>> result = LocalClassifier(stride=12.0).classify(copper)
-    >>> result.labels.tolist(), result.phase_fractions(unknown=False)
+    >>> result.labels.tolist(), result.phase_fractions(unknown="drop")
     (['fcc', 'fcc', 'fcc', 'fcc', 'fcc', 'fcc', 'fcc', 'fcc'], {'fcc': 1.0})
     >>> folder = tempfile.mkdtemp()
     >>> result.write_extxyz(os.path.join(folder, "labels.extxyz"), copper)
@@ -111,21 +121,34 @@ class LocalLabels:
     atom_labels: np.ndarray
     atom_proba: np.ndarray
     atom_coverage: np.ndarray
+    atom_filled_labels: np.ndarray
     unknown_label: object = "unknown"
     errors: dict = field(default_factory=dict)
 
-    def phase_fractions(self, unknown=True):
+    def phase_fractions(self, unknown="keep"):
         """Share of the atoms per label, as a dict.
 
         Parameters
         ----------
-        unknown : bool, default=True
-            ``False``: shares of the atoms that got a class, leaving out the unknown ones
-            (grain boundaries, liquid), which estimates the phase fractions of a sample whose
-            boundaries are spread alike over its phases.
+        unknown : {"keep", "drop", "fill"}, default="keep"
+            ``"keep"``: the unknown atoms are a label of their own. ``"drop"``: shares of the
+            atoms that got a class. ``"fill"``: shares of ``atom_filled_labels``, where the
+            unknown atoms of grain and phase boundaries take the class of the nearest
+            classified region; the estimate of a polycrystal's phase fractions (boundaries
+            are not spread alike over the phases: small grains have more of them).
+
+        Examples
+        --------
+        >>> from ase.build import bulk
+        >>> result = LocalClassifier(stride=12.0).classify(bulk("Cu", cubic=True) * 6)
+        >>> result.phase_fractions(unknown="fill")
+        {'fcc': 1.0}
         """
-        labels = self.atom_labels
-        if not unknown:
+        choices = {"keep": self.atom_labels, "drop": self.atom_labels, "fill": self.atom_filled_labels}
+        if unknown not in choices:
+            raise ValueError(f"unknown must be 'keep', 'drop' or 'fill'; got {unknown!r}.")
+        labels = choices[unknown]
+        if unknown == "drop":
             labels = labels[np.array([label != self.unknown_label for label in labels.tolist()], dtype=bool)]
         if len(labels) == 0:
             return {}
@@ -137,7 +160,7 @@ class LocalLabels:
 
         Columns: ``skcrystal_label`` (string), ``skcrystal_class`` (index into ``classes``,
         -1 for unknown), ``skcrystal_proba`` (the mean probability of the atom's nearest
-        class) and ``skcrystal_coverage``.
+        class), ``skcrystal_coverage`` and ``skcrystal_filled`` (``atom_filled_labels``).
 
         Parameters
         ----------
@@ -157,6 +180,7 @@ class LocalLabels:
         atoms.new_array("skcrystal_class", np.array([index.get(label, -1) for label in self.atom_labels.tolist()]))
         atoms.new_array("skcrystal_proba", np.nan_to_num(np.nanmax(_filled(self.atom_proba), axis=1), nan=0.0))
         atoms.new_array("skcrystal_coverage", self.atom_coverage.astype(int))
+        atoms.new_array("skcrystal_filled", np.array([str(label) for label in self.atom_filled_labels]))
         ase.io.write(path, atoms, format="extxyz", append=append)
 
     def save_grid(self, path):
@@ -328,20 +352,24 @@ class LocalClassifier(BaseEstimator):
                     if isinstance(result, Exception):
                         errors[start + k] = f"{type(result).__name__}: {result}"
                         region["labels"][start + k] = unknown_label
-                if good:
-                    images = fingerprint.render([chunk[k][0] for k in good])
+                for k in good:
+                    _, members, on_lattice, _ = chunk[k]
+                    region["cluster_sizes"][start + k], region["on_lattice"][start + k] = len(members), on_lattice
+                # A region that is not one crystal is unknown whatever the network says: it
+                # is not rendered (most regions of a fine-grained polycrystal).
+                astride = [k for k in good if chunk[k][2] < MIN_ON_LATTICE] if unknown_label is not None else []
+                for k in astride:
+                    region["labels"][start + k] = unknown_label
+                    vote.add(chunk[k][1], None, True, chunk[k][3])
+                crystals = sorted(set(good) - set(astride))
+                if crystals:
+                    images = fingerprint.render([chunk[k][0] for k in crystals])
                     proba, scores, labels, nearest = _classified(classifier, images)
-                    on_lattice = np.array([chunk[k][2] for k in good])
-                    rejected = (scores < classifier.offset_) | (on_lattice < MIN_ON_LATTICE)
-                    if unknown_label is not None:
-                        labels[rejected] = unknown_label
-                    rows = start + np.array(good)
-                    region["proba"][rows], region["scores"][rows], region["on_lattice"][rows] = proba, scores, on_lattice
+                    rows = start + np.array(crystals)
+                    region["proba"][rows], region["scores"][rows] = proba, scores
                     region["labels"][rows], region["nearest"][rows] = labels, nearest
-                    for k, p, reject in zip(good, proba, rejected):
-                        _, members, _, weights = chunk[k]
-                        region["cluster_sizes"][start + k] = len(members)
-                        vote.add(members, p, reject and unknown_label is not None, weights)
+                    for k, p, label in zip(crystals, proba, labels):
+                        vote.add(chunk[k][1], p, unknown_label is not None and label == unknown_label, chunk[k][3])
                 bar.update(len(chunk))
         bar.close()
         if errors:
@@ -351,18 +379,19 @@ class LocalClassifier(BaseEstimator):
                 RuntimeWarning,
                 stacklevel=2,
             )
-        atom_labels, atom_proba = vote.result(classifier.classes_, unknown_label)
+        atom_labels, atom_proba, held = vote.result(classifier.classes_, unknown_label)
         # A stride wider than the clusters leaves atoms that no cluster holds: they take the
         # answer of the nearest region.
         alone = np.flatnonzero(vote.count == 0)
         if len(alone) and len(centres):
-            nearest = _nearest_centre(positions[alone], centres, cell)
+            _, nearest = _nearest_centre(positions[alone], centres, cell)
             atom_labels[alone] = region["labels"][nearest]
             atom_proba[alone] = region["proba"][nearest]
         return LocalLabels(
             centres=centres,
             classes=classifier.classes_,
             atom_labels=atom_labels,
+            atom_filled_labels=_filled_labels(held, positions, centres, region["labels"], cell, radius, unknown_label),
             atom_proba=atom_proba,
             atom_coverage=vote.count,
             unknown_label=unknown_label,
@@ -425,27 +454,48 @@ class _Vote:
         self.count = np.zeros(n_atoms, dtype=np.int32)
         self.weight = np.zeros(n_atoms)
         self.unknown = np.zeros(n_atoms)
+        self.proba_weight = np.zeros(n_atoms)
         self.proba = np.zeros((n_atoms, n_classes))
         self.accepted = np.zeros((n_atoms, n_classes))
 
-    def add(self, members, proba, rejected, weights=None):
-        weights = np.ones(len(members)) if weights is None else np.asarray(weights, dtype=float)
+    def add(self, members, proba, rejected, weights):
+        """One region's vote; ``proba`` is ``None`` for a region the network did not see."""
         self.count[members] += 1
         self.weight[members] += weights
-        self.proba[members] += weights[:, None] * proba
+        if proba is not None:
+            self.proba_weight[members] += weights
+            self.proba[members] += weights[:, None] * proba
         if rejected:
             self.unknown[members] += weights
         else:
             self.accepted[members] += weights[:, None] * proba
 
     def result(self, classes, unknown_label):
-        covered = self.count > 0
+        seen = self.proba_weight > 0
         mean = np.full(self.proba.shape, np.nan, dtype=np.float32)
-        mean[covered] = self.proba[covered] / self.weight[covered, None]
+        mean[seen] = self.proba[seen] / self.proba_weight[seen, None]
         labels = classes[self.accepted.argmax(axis=1)].astype(object)
         # Without the reject option no region is unknown: only atoms no region holds are.
-        labels[~covered | (2 * self.unknown > self.weight)] = unknown_label
-        return labels, mean
+        filled = labels.copy()
+        labels[(self.count == 0) | (2 * self.unknown > self.weight)] = unknown_label
+        filled[self.weight - self.unknown <= 0] = unknown_label
+        return labels, mean, filled
+
+
+def _filled_labels(held, positions, centres, region_labels, cell, radius, unknown_label):
+    """Per-atom classes from the regions that got one: ``held`` (the vote of those whose
+    clusters hold the atom), and for an atom none holds, the class of the nearest such region
+    within ``radius``."""
+    filled = held.copy()
+    if unknown_label is None:
+        return filled
+    accepted = np.flatnonzero([label != unknown_label for label in region_labels.tolist()])
+    unknown = np.flatnonzero([label == unknown_label for label in held.tolist()])
+    if len(accepted) and len(unknown):
+        distances, nearest = _nearest_centre(positions[unknown], centres[accepted], cell)
+        near = distances <= radius
+        filled[unknown[near]] = region_labels[accepted[nearest[near]]]
+    return filled
 
 
 def _vote_weights(relative):
@@ -502,14 +552,16 @@ class _Neighbourhoods:
 
 
 def _nearest_centre(points, centres, cell):
-    """Index of the nearest centre to each point (periodic images of the centres if ``cell``)."""
+    """Distance to the nearest centre from each point, and its index (periodic images of the
+    centres if ``cell``)."""
     from scipy.spatial import cKDTree
 
     if cell is None:
-        return cKDTree(centres).query(points)[1]
+        return cKDTree(centres).query(points)
     shifts = np.stack(np.meshgrid(*[[-1, 0, 1]] * 3, indexing="ij"), axis=-1).reshape(-1, 3) @ cell
     images = (centres[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
-    return cKDTree(images).query(points)[1] % len(centres)
+    distances, found = cKDTree(images).query(points)
+    return distances, found % len(centres)
 
 
 def _grid(positions, cell, stride):

@@ -5,8 +5,9 @@ a periodic cubic box filled grain by grain with a class prototype of
 :data:`skcrystal.datasets.PROTOTYPES` in its own random orientation, all at one
 nearest-neighbour distance; atoms of neighbouring grains closer than a fraction of it are
 merged at the boundaries. The truth comes back per atom, with each atom's distance to the
-nearest grain or phase boundary. A turned lattice does not fit the periodic box, so a grain
-meets its own periodic image at the box faces with a mismatch: the faces count as boundaries.
+nearest grain or phase boundary. Each grain is filled around its own seed and wrapped into
+the box afterwards, so that a grain crossing a box face stays one crystal across it (as
+Voronoi builders such as Atomsk do): the box faces are no boundaries.
 """
 
 from __future__ import annotations
@@ -73,14 +74,19 @@ def make_polycrystal(size=60.0, n_grains=8, *, classes=("fcc", "bcc", "hex/rh"),
 
     images, owners = _periodic_seeds(seeds, size)
     tree = cKDTree(images)
+    unshifted = np.flatnonzero(np.all(images == seeds[owners], axis=1))
 
-    def owner(points):
-        return owners[tree.query(points)[1]]
+    def grain_points(grain, cell, basis):
+        # The grain's Voronoi cell lies within half a box of its seed: filled there, with a
+        # lattice site on the seed, and wrapped, the grain is one crystal across the box faces.
+        seed = seeds[grain]
+        points = _lattice_points(cell, basis, seed, seed - size / 2 - nn_distance, seed + size / 2 + nn_distance)
+        return np.mod(points[tree.query(points)[1] == unshifted[grain]], size)
 
     def boundary_distance(points, grain):
         return _voronoi_distance(points, grain, images, owners)
 
-    return _assemble(size, grain_classes, rotations, owner, boundary_distance, element, nn_distance, seeds=seeds)
+    return _assemble(size, grain_classes, rotations, grain_points, boundary_distance, element, nn_distance, seeds=seeds)
 
 
 def make_precipitates(
@@ -94,7 +100,10 @@ def make_precipitates(
     nn_distance=2.5,
     random_state=None,
 ):
-    """A matrix grain with spherical precipitates of another class, all in random orientations.
+    """A matrix crystal with spherical precipitates of another class in random orientations.
+
+    The matrix is cube-on-cube with the box, whose edge is rounded to whole matrix cells, so
+    that it is one periodic crystal.
 
     Parameters
     ----------
@@ -104,7 +113,7 @@ def make_precipitates(
     radius : float, default=8.0
         Precipitate radius, Angstrom (they may overlap).
     matrix, precipitate : str, default="fcc", "bcc"
-        Keys of :data:`GRAINS`.
+        Keys of :data:`GRAINS`; the matrix is a cubic class (fcc, bcc, sc, diam).
     element : str, default="Fe"
     nn_distance : float, default=2.5
     random_state : int, RandomState or None, default=None
@@ -123,9 +132,14 @@ def make_precipitates(
     """
     from scipy.spatial.transform import Rotation
 
+    if matrix not in GRAINS or not np.allclose(_crystal(matrix, element, nn_distance).lattice.angles, 90):
+        raise ValueError(f"the matrix must be a cubic class (fcc, bcc, sc, diam); got {matrix!r}.")
+    edge = _crystal(matrix, element, nn_distance).lattice.a
+    size = edge * max(1, round(size / edge))
     rng = check_random_state(random_state)
     centres = rng.uniform(0, size, (n_precipitates, 3))
     rotations = Rotation.random(n_precipitates + 1, random_state=rng).as_matrix().reshape(-1, 3, 3)
+    rotations[0] = np.eye(3)
 
     def distances(points):
         offsets = points[:, None, :] - centres[None, :, :]
@@ -136,10 +150,16 @@ def make_precipitates(
         inside = distances(points)
         return np.where(inside.min(axis=1) < 0, 1 + inside.argmin(axis=1), 0)
 
+    def grain_points(grain, cell, basis):
+        centre = np.zeros(3) if grain == 0 else centres[grain - 1]
+        reach = size if grain == 0 else radius + nn_distance
+        points = np.mod(_lattice_points(cell, basis, centre, centre - (0 if grain == 0 else reach), centre + reach), size)
+        return points[owner(points) == grain]
+
     def boundary_distance(points, grain):
         return np.abs(distances(points)).min(axis=1)
 
-    return _assemble(size, [matrix] + [precipitate] * n_precipitates, rotations, owner, boundary_distance, element, nn_distance, seeds=centres)
+    return _assemble(size, [matrix] + [precipitate] * n_precipitates, rotations, grain_points, boundary_distance, element, nn_distance, seeds=centres)
 
 
 def atom_probe(atoms, efficiency=0.5, sigma=(0.1, 0.1, 0.3), *, random_state=None):
@@ -183,8 +203,14 @@ def atom_probe(atoms, efficiency=0.5, sigma=(0.1, 0.1, 0.3), *, random_state=Non
     return cloud, kept
 
 
-def _assemble(size, grain_classes, rotations, owner, boundary_distance, element, nn_distance, seeds):
-    """Fill a periodic box grain by grain (``owner(points)`` says whose a point is)."""
+def _crystal(name, element, nn_distance):
+    prototype, params = GRAINS[name]
+    return build(prototype, element, nn_distance, params)
+
+
+def _assemble(size, grain_classes, rotations, grain_points, boundary_distance, element, nn_distance, seeds):
+    """Fill a periodic box grain by grain (``grain_points(grain, cell, basis)`` gives the
+    grain's sites in the box)."""
     from ase import Atoms
     from scipy.spatial import cKDTree
 
@@ -192,38 +218,39 @@ def _assemble(size, grain_classes, rotations, owner, boundary_distance, element,
     for grain, (name, rotation) in enumerate(zip(grain_classes, rotations)):
         if name not in GRAINS:
             raise ValueError(f"unknown class {name!r}; one of {sorted(GRAINS)}.")
-        prototype, params = GRAINS[name]
-        crystal = build(prototype, element, nn_distance, params)
-        points = _lattice_points(crystal.lattice.matrix @ rotation.T, crystal.frac_coords, size)
-        mine = points[owner(points) == grain]
+        crystal = _crystal(name, element, nn_distance)
+        mine = grain_points(grain, crystal.lattice.matrix @ rotation.T, crystal.frac_coords)
         positions.append(mine)
         grains.append(np.full(len(mine), grain))
     positions, grains = np.concatenate(positions), np.concatenate(grains)
-    # Atoms of two grains on top of each other at a boundary: keep the first.
+    # Atoms of two grains on top of each other at a boundary (or a site on the box face
+    # twice): keep the first.
     pairs = cKDTree(positions, boxsize=size).query_pairs(MIN_SEPARATION * nn_distance, output_type="ndarray")
     drop = np.zeros(len(positions), dtype=bool)
     for i, j in pairs[np.lexsort(pairs.T[::-1])]:
         if not drop[i]:
             drop[j] = True
     positions, grains = positions[~drop], grains[~drop]
-    distance = np.minimum(positions, size - positions).min(axis=1)
+    distance = np.full(len(positions), np.inf)
     for grain in np.unique(grains):
         mine = grains == grain
-        distance[mine] = np.minimum(distance[mine], boundary_distance(positions[mine], grain))
+        distance[mine] = boundary_distance(positions[mine], grain)
     atoms = Atoms(symbols=[element] * len(positions), positions=positions, cell=np.eye(3) * size, pbc=True)
     labels = np.array(grain_classes)[grains]
     truth = Bunch(labels=labels, grain=grains, boundary_distance=distance, seeds=seeds, classes=list(grain_classes), rotations=rotations)
     return atoms, truth
 
 
-def _lattice_points(cell, frac_basis, size):
-    """All sites of a crystal (``cell`` rows, basis) in the cube ``[0, size)``."""
-    corners = np.array(np.meshgrid(*[[0.0, size]] * 3, indexing="ij")).reshape(3, -1).T
-    frac = corners @ np.linalg.inv(cell)
-    low, high = np.floor(frac.min(axis=0)) - 1, np.ceil(frac.max(axis=0)) + 1
-    cells = np.stack(np.meshgrid(*[np.arange(a, b) for a, b in zip(low, high)], indexing="ij"), axis=-1).reshape(-1, 3)
-    points = ((cells[:, None, :] + np.asarray(frac_basis)[None, :, :]) @ cell).reshape(-1, 3)
-    return points[np.all((points >= 0) & (points < size), axis=1)]
+def _lattice_points(cell, frac_basis, origin, low, high):
+    """The sites of a crystal (``cell`` rows, basis, a lattice point at ``origin``) in the box
+    ``[low, high)``."""
+    low, high = np.broadcast_to(low, 3).astype(float), np.broadcast_to(high, 3).astype(float)
+    corners = np.array(np.meshgrid(*zip(low, high), indexing="ij")).reshape(3, -1).T
+    frac = (corners - origin) @ np.linalg.inv(cell)
+    first, last = np.floor(frac.min(axis=0)) - 1, np.ceil(frac.max(axis=0)) + 1
+    cells = np.stack(np.meshgrid(*[np.arange(a, b) for a, b in zip(first, last)], indexing="ij"), axis=-1).reshape(-1, 3)
+    points = origin + ((cells[:, None, :] + np.asarray(frac_basis)[None, :, :]) @ cell).reshape(-1, 3)
+    return points[np.all((points >= low) & (points < high), axis=1)]
 
 
 def _periodic_seeds(seeds, size):
@@ -234,20 +261,23 @@ def _periodic_seeds(seeds, size):
 
 
 def _voronoi_distance(points, grain, images, owners):
-    """Distance of points of one Voronoi grain to its nearest face (a bisector plane)."""
+    """Distance of points of one Voronoi grain to its nearest face: a bisector plane with any
+    other seed image, its own periodic images included (a grain that meets its own image
+    meets a translated copy of its lattice)."""
     from scipy.spatial import cKDTree
 
     own = images[owners == grain]
-    others = images[owners != grain]
     distance = np.empty(len(points))
     # In blocks of points: the (points x seeds x 3) arrays stay small.
     for start in range(0, len(points), 4096):
         block = points[start : start + 4096]
         nearest_own = own[cKDTree(own).query(block)[1]]
         # The distance to the bisector plane of s and s_k, ((s + s_k)/2 - x) . (s_k - s) / |s_k - s|.
-        gap = others[None, :, :] - nearest_own[:, None, :]
-        middle = (nearest_own[:, None, :] + others[None, :, :]) / 2
-        distance[start : start + 4096] = (((middle - block[:, None, :]) * gap).sum(axis=2) / np.linalg.norm(gap, axis=2)).min(axis=1)
+        gap = images[None, :, :] - nearest_own[:, None, :]
+        middle = (nearest_own[:, None, :] + images[None, :, :]) / 2
+        length = np.linalg.norm(gap, axis=2)
+        to_plane = ((middle - block[:, None, :]) * gap).sum(axis=2) / np.where(length > 0, length, 1.0)
+        distance[start : start + 4096] = np.where(length > 0, to_plane, np.inf).min(axis=1)
     return distance
 
 

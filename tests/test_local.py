@@ -110,10 +110,11 @@ def test_region_cluster_reports_its_atoms():
 
 def test_vote_majority_unknown_and_mean_probabilities():
     vote = _Vote(4, 2)
-    vote.add(np.array([0, 1]), np.array([0.9, 0.1]), rejected=False)
-    vote.add(np.array([1, 2]), np.array([0.2, 0.8]), rejected=True)
-    vote.add(np.array([2]), np.array([0.3, 0.7]), rejected=True)
-    labels, proba = vote.result(np.array(["a", "b"]), "unknown")
+    ones = np.ones(2)
+    vote.add(np.array([0, 1]), np.array([0.9, 0.1]), False, ones)
+    vote.add(np.array([1, 2]), np.array([0.2, 0.8]), True, ones)
+    vote.add(np.array([2]), np.array([0.3, 0.7]), True, ones[:1])
+    labels, proba, _ = vote.result(np.array(["a", "b"]), "unknown")
     # Atom 1: one accepted vote (a), one rejected: not more than half unknown, so "a".
     assert labels.tolist() == ["a", "a", "unknown", "unknown"]
     np.testing.assert_allclose(proba[1], [0.55, 0.45])
@@ -121,11 +122,20 @@ def test_vote_majority_unknown_and_mean_probabilities():
     np.testing.assert_array_equal(vote.count, [1, 2, 2, 0])
     # Weighted: a near region (weight 1) outvotes a far, unknown one (weight 0.2).
     weighted = _Vote(1, 2)
-    weighted.add(np.array([0]), np.array([0.1, 0.9]), rejected=False, weights=[1.0])
-    weighted.add(np.array([0]), np.array([0.9, 0.1]), rejected=True, weights=[0.2])
-    labels, proba = weighted.result(np.array(["a", "b"]), "unknown")
+    weighted.add(np.array([0]), np.array([0.1, 0.9]), False, np.array([1.0]))
+    weighted.add(np.array([0]), np.array([0.9, 0.1]), True, np.array([0.2]))
+    labels, proba, _ = weighted.result(np.array(["a", "b"]), "unknown")
     assert labels.tolist() == ["b"]
     np.testing.assert_allclose(proba[0], [(0.1 + 0.18) / 1.2, (0.9 + 0.02) / 1.2], rtol=1e-6)
+    # A region the network did not see (astride a boundary) counts as unknown, not in the mean.
+    unseen = _Vote(1, 2)
+    unseen.add(np.array([0]), np.array([0.1, 0.9]), False, np.array([0.4]))
+    unseen.add(np.array([0]), None, True, np.array([0.6]))
+    labels, proba, held = unseen.result(np.array(["a", "b"]), "unknown")
+    assert labels.tolist() == ["unknown"]
+    np.testing.assert_allclose(proba[0], [0.1, 0.9], rtol=1e-6)
+    # Filled: the class of the regions that got one, where any holds the atom.
+    assert held.tolist() == ["b"]
 
 
 def test_a_single_crystal_box_is_one_class_everywhere(model):
@@ -149,8 +159,16 @@ def test_a_bicrystal_is_resolved_away_from_its_boundaries(model):
     near = truth.boundary_distance < 2
     wrong = (result.atom_labels[near] != truth.labels[near]) & (result.atom_labels[near] != "unknown")
     assert wrong.mean() < 0.2
-    known = result.phase_fractions(unknown=False)
+    known = result.phase_fractions(unknown="drop")
     assert "unknown" not in known and sum(known.values()) == pytest.approx(1.0)
+    # Filled: the boundary atoms go to the crystals on either side, about as the truth has it.
+    filled = result.phase_fractions(unknown="fill")
+    assert filled.get("unknown", 0.0) < result.phase_fractions()["unknown"]
+    assert filled["bcc"] == pytest.approx(np.mean(truth.labels == "bcc"), abs=0.1)
+    was_unknown = result.atom_labels == "unknown"
+    assert np.mean(result.atom_filled_labels[was_unknown] == truth.labels[was_unknown]) > 0.7
+    with pytest.raises(ValueError, match="'keep', 'drop' or 'fill'"):
+        result.phase_fractions(unknown=False)
     # Regions astride a boundary are not one crystal: unknown, whatever the network says.
     astride = result.on_lattice < MIN_ON_LATTICE
     assert astride.any() and set(result.labels[astride]) == {"unknown"}
@@ -166,7 +184,10 @@ def test_a_point_cloud_is_accepted_and_an_amorphous_one_is_unknown(model):
     assert np.mean(result.atom_labels[result.atom_coverage > 0] == "fcc") > 0.7
     rng = np.random.default_rng(0)
     gas = Atoms("Cu" * 2000, positions=rng.uniform(0, 30, (2000, 3)), pbc=False)
-    assert set(LocalClassifier(model, stride=15.0).classify(gas).labels) == {"unknown"}
+    amorphous = LocalClassifier(model, stride=15.0).classify(gas)
+    assert set(amorphous.labels) == {"unknown"}
+    # No region got a class: nothing to fill from.
+    assert amorphous.phase_fractions(unknown="fill") == {"unknown": 1.0}
 
 
 def test_writers_round_trip(model, tmp_path):
@@ -176,6 +197,7 @@ def test_writers_round_trip(model, tmp_path):
     back = ase.io.read(tmp_path / "out.extxyz")
     np.testing.assert_array_equal(back.arrays["skcrystal_label"], result.atom_labels.astype(str))
     np.testing.assert_array_equal(back.arrays["skcrystal_coverage"], result.atom_coverage)
+    np.testing.assert_array_equal(back.arrays["skcrystal_filled"], result.atom_filled_labels.astype(str))
     classes = result.classes.tolist()
     expected = [classes.index(label) if label in classes else -1 for label in result.atom_labels.tolist()]
     np.testing.assert_array_equal(back.arrays["skcrystal_class"], expected)
@@ -276,7 +298,7 @@ def test_fcc_hcp_stacking_lamellae_are_told_apart(model):
     result = LocalClassifier(model, stride=8.0).classify(atoms)
     away = truth.boundary_distance >= 6
     assert np.mean(result.atom_labels[away] == truth.labels[away]) > 0.95
-    fractions = result.phase_fractions(unknown=False)
+    fractions = result.phase_fractions(unknown="drop")
     assert fractions["fcc"] == pytest.approx(np.mean(truth.labels == "fcc"), abs=0.05)
     with pytest.raises(ValueError, match="alternate"):
         make_stacking(("bcc", 4))

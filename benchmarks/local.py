@@ -13,9 +13,10 @@ Samples from :mod:`skcrystal.polycrystal`, one seed each:
 
 For each method: per-atom accuracy by distance to the nearest boundary, accuracy in the
 interior (at least half a region diameter from a boundary, issue #13), the share called
-unknown / other, phase fractions (atoms) against the truth, time and peak memory. PTM runs
-with sc and diamond templates enabled, at RMSD cutoffs 0.1, 0.15 and none; a-CNA with the
-adaptive cutoff. PTM and a-CNA types map to classes (FCC -> fcc, BCC -> bcc, HCP -> hex/rh,
+unknown / other, phase fractions (atoms) against the truth (of the classified atoms; for
+skcrystal also with the boundaries filled, ``phase_fractions(unknown="fill")``), time and
+peak memory. PTM runs with sc and diamond templates enabled, at RMSD cutoffs 0.1, 0.15 and
+none; a-CNA with the adaptive cutoff. PTM and a-CNA types map to classes (FCC -> fcc, BCC -> bcc, HCP -> hex/rh,
 SC -> sc, cubic diamond -> diam; anything else -> unknown). ``--sizes`` adds skcrystal at other
 region diameters on the pristine polycrystal (resolution against region size).
 
@@ -86,6 +87,7 @@ def run_skcrystal(model, atoms, stride, jobs, box=None):
     result = LocalClassifier(model, box=box, stride=stride, n_jobs=jobs).classify(atoms)
     seconds = time.perf_counter() - started
     return result.atom_labels.astype(str), {
+        "filled_fractions": result.phase_fractions(unknown="fill"),
         "seconds": seconds,
         "regions": len(result.centres),
         "regions_per_s": len(result.centres) / seconds,
@@ -205,6 +207,8 @@ def markdown(report):
         ]
         for method, r in entry["methods"].items():
             fractions = ", ".join(f"{c} {100 * r['known_fractions'].get(c, 0):.1f} ({100 * t:.1f})" for c, t in r["true_fractions"].items())
+            if "filled_fractions" in r:
+                fractions += "; boundaries filled: " + ", ".join(f"{c} {100 * r['filled_fractions'].get(c, 0):.1f}" for c in r["true_fractions"])
             distances = " | ".join(f"{100 * v:.1f}" for v in r["by_distance"].values())
             lines.append(
                 f"| {method} | {100 * (r['interior_accuracy'] or 0):.1f} | {100 * r['accuracy']:.1f} | {100 * r['unknown']:.1f} | {distances} | "

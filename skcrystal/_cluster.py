@@ -295,6 +295,8 @@ def ideal_basis(cell, frac_coords, primitive, tolerance):
         free &= ~members
         centres.append(centre)
         sizes.append(np.count_nonzero(members))
+        if np.count_nonzero(free) < BLOB_MIN_SHARE * max(sizes):
+            break  # what is left cannot make a blob that is kept
     # Atoms that thermal motion carried out of their blob form small blobs of their own:
     # not sites of the crystal.
     sizes = np.array(sizes)

@@ -4,8 +4,9 @@ The counterpart of :func:`skcrystal._cluster.canonical_cluster` for atoms withou
 cell (a region of a polycrystal, of an atom-probe reconstruction):
 
 1. The region's own lattice from its Bragg peaks (:func:`skcrystal._finite_lattice.finite_lattice`),
-   so each grain is seen in its own orientation, refined by least squares on the atoms: each
-   atom near a basis site is that site plus a lattice vector (the peaks of a region of a few
+   so each grain is seen in its own orientation, refined by least squares on the atoms nearest
+   the centre (:data:`FIT_ATOMS_PER_CLUSTER_ATOM`): each atom near a basis site is that site
+   plus a lattice vector (the peaks of a region of a few
    hundred atoms place the lattice to about 0.5 %, the atoms to the precision of the mean).
 2. Its canonical frame, the parent crystal's nearest-neighbour distance from the basis-site
    blobs, and the canonical basis site nearest the region's centre, as for a periodic crystal.
@@ -35,6 +36,10 @@ from ._cluster import (
 )
 from ._finite_lattice import finite_lattice
 from ._orientation import _nearest_rotation, canonical_frame
+
+#: The lattice is fitted to this many atoms nearest the centre per atom of a pristine cluster:
+#: the cluster and a shell around it, not the far side of a boundary at the region's edge.
+FIT_ATOMS_PER_CLUSTER_ATOM = 1.5
 
 
 def region_cluster(positions, numbers, n_atoms):
@@ -73,11 +78,12 @@ def region_cluster(positions, numbers, n_atoms):
     positions = np.asarray(positions, dtype=float)
     numbers = np.asarray(numbers)
     radii = np.linalg.norm(positions, axis=1)
-    nearest = np.argsort(radii, kind="stable")[:n_atoms]
-    scale = median_neighbour_distance(positions[nearest])
+    order = np.argsort(radii, kind="stable")
+    scale = median_neighbour_distance(positions[order[:n_atoms]])
     primitive, basis = finite_lattice(positions, np.zeros(3)), None
     if primitive is not None:
-        primitive, basis = _refined(positions, primitive, BLOB_RADIUS * scale)
+        fitted = order[: round(FIT_ATOMS_PER_CLUSTER_ATOM * n_atoms)]
+        primitive, basis = _refined(positions[fitted], primitive, BLOB_RADIUS * scale)
     frame = np.eye(3) if primitive is None else canonical_frame(primitive)
     rotation = _nearest_rotation(frame.T)
     centre, size = np.zeros(3), n_atoms

@@ -138,6 +138,15 @@ def test_vote_majority_unknown_and_mean_probabilities():
     assert held.tolist() == ["b"]
 
 
+def test_the_main_process_threads_are_restored(model):
+    import torch
+
+    before = torch.get_num_threads()
+    iron = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]]) * 6
+    LocalClassifier(model, stride=17.0, n_jobs=2).classify(iron)
+    assert torch.get_num_threads() == before
+
+
 def test_a_single_crystal_box_is_one_class_everywhere(model):
     iron = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]]) * 8
     result = LocalClassifier(model, stride=12.0).classify(iron)

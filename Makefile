@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.skcrystal-installed
 
-.PHONY: demo test benchmark docs clean
+.PHONY: demo test lint benchmark docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# ruff pinned: another version formats differently.
+RUFF_VERSION ?= 0.17.6
+lint: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet ruff==$(RUFF_VERSION)
+	$(BIN)/ruff check skcrystal tests benchmarks examples docs/conf.py
+	$(BIN)/ruff format --check skcrystal tests benchmarks examples docs/conf.py
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_fingerprint.py

@@ -25,7 +25,9 @@ from skcrystal import DiffractionFingerprint, _diffraction
 
 def numpy_reference(fp, cluster):
     """The same image by a straightforward numpy sum (complex128)."""
-    h, omega = _diffraction.detector(fp.wavelength, fp.detector_distance, fp.pixel_size, fp.n_pixels)
+    h, omega = _diffraction.detector(
+        fp.wavelength, fp.detector_distance, fp.pixel_size, fp.n_pixels
+    )
     pixels = h.reshape(-1, 3)
     s = np.linalg.norm(pixels, axis=1) / 2
     kinds, inverse = np.unique(cluster.numbers, return_inverse=True)
@@ -66,7 +68,9 @@ def main():
     supercell = copper * (4, 4, 4)  # 256 atoms
     eager = DiffractionFingerprint(compile=False, device=args.device, batch_size=args.batch)
     fastest = {
-        jobs: DiffractionFingerprint(compile=args.device == "cpu", device=args.device, batch_size=args.batch, n_jobs=jobs)
+        jobs: DiffractionFingerprint(
+            compile=args.device == "cpu", device=args.device, batch_size=args.batch, n_jobs=jobs
+        )
         for jobs in (1, 2)
     }
     [cluster] = eager.clusters([supercell])
@@ -82,7 +86,11 @@ def main():
     # never seen before (250-atom body-centred tetragonal cells, each c/a new), built beforehand.
     def tetragonal_batch(shift):
         return [
-            Structure(Lattice.tetragonal(3.0, 3.0 * (1.2 + 0.01 * i + shift)), ["In"] * 2, [[0, 0, 0], [0.5] * 3])
+            Structure(
+                Lattice.tetragonal(3.0, 3.0 * (1.2 + 0.01 * i + shift)),
+                ["In"] * 2,
+                [[0, 0, 0], [0.5] * 3],
+            )
             * (5, 5, 5)
             for i in range(args.batch)
         ]
@@ -98,14 +106,24 @@ def main():
     steps["canonical cluster, every lattice shape new"] = lambda: eager.clusters(next(new_shapes))
     steps["`transform` end to end, n_jobs=1"] = lambda: fastest[1].transform(structures)
     steps["`transform` end to end, n_jobs=2"] = lambda: fastest[2].transform(structures)
-    steps["`transform` end to end, n_jobs=1, every lattice shape new"] = lambda: fastest[1].transform(next(new_shapes))
+    steps["`transform` end to end, n_jobs=1, every lattice shape new"] = lambda: fastest[
+        1
+    ].transform(next(new_shapes))
     seconds = interleaved_medians(steps, args.repeats)
     t_numpy = seconds.pop("numpy reference, complex128")
-    rows = [("numpy reference, complex128", t_numpy)] + [(name, t / args.batch) for name, t in seconds.items()]
+    rows = [("numpy reference, complex128", t_numpy)] + [
+        (name, t / args.batch) for name, t in seconds.items()
+    ]
 
-    print(f"# Fingerprint of a {len(cluster.numbers)}-atom fcc cluster, {eager.n_pixels}x{eager.n_pixels} pixels, 6 orientations")
-    print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
-    print(f"# max |kernel - numpy| / max = {error:.1e}; medians of {args.repeats} interleaved runs, batches of {args.batch}")
+    print(
+        f"# Fingerprint of a {len(cluster.numbers)}-atom fcc cluster, {eager.n_pixels}x{eager.n_pixels} pixels, 6 orientations"
+    )
+    print(
+        f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}"
+    )
+    print(
+        f"# max |kernel - numpy| / max = {error:.1e}; medians of {args.repeats} interleaved runs, batches of {args.batch}"
+    )
     print("| step | ms per crystal | numpy reference / this |")
     print("|---|---:|---:|")
     for name, t in rows:

@@ -64,7 +64,9 @@ def main():
     parser.add_argument("--sigma", type=float, default=0.0, help="Gaussian displacements, Angstrom")
     parser.add_argument("--format", default="atoms", choices=("atoms", "extxyz", "lmp", "vasp"))
     args = parser.parse_args()
-    print(f"# bcc Fe boxes as {args.format}, vacancies {args.vacancies}, displacements sigma {args.sigma} A")
+    print(
+        f"# bcc Fe boxes as {args.format}, vacancies {args.vacancies}, displacements sigma {args.sigma} A"
+    )
     print("| atoms | seconds | peak memory (MB) | max image difference to the unit cell | class |")
     print("|---:|---:|---:|---:|---|")
     here = os.path.dirname(os.path.abspath(__file__))
@@ -73,9 +75,16 @@ def main():
             box = make_box(n, args.vacancies, args.sigma)
             item = "atoms:" + json.dumps([n, args.vacancies, args.sigma])
             if args.format != "atoms":
-                item = os.path.join(folder, "POSCAR" if args.format == "vasp" else f"box.{args.format}")
+                item = os.path.join(
+                    folder, "POSCAR" if args.format == "vasp" else f"box.{args.format}"
+                )
                 box.write(item, format={"lmp": "lammps-data"}.get(args.format, args.format))
-            out = subprocess.run([sys.executable, "-c", CHILD, item, here], capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", CHILD, item, here],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             row = json.loads(out.stdout.strip().splitlines()[-1])
             print(
                 f"| {len(box):,} | {row['seconds']} | {row['peak_rss_mb']} | "

@@ -44,10 +44,20 @@ PAPER |= {"vac. 60%": 97.0, "vac. 70%": 89.0}
 def levels(random_state):
     """``(row name, group, generator or None)`` for every row of the tables."""
     rows = [("pristine", "pristine", None)]
-    rows += [(f"sigma {s:g} A", "displacements", Displacements(sigma=s, random_state=random_state)) for s in SIGMAS]
-    rows += [(f"vac. {v:.0%}", "vacancies", Vacancies(fraction=v, random_state=random_state)) for v in VACANCIES]
     rows += [
-        (f"binary {f:.0%} Ni", "substitutions", Substitutions(fraction=f, species="Ni", random_state=random_state))
+        (f"sigma {s:g} A", "displacements", Displacements(sigma=s, random_state=random_state))
+        for s in SIGMAS
+    ]
+    rows += [
+        (f"vac. {v:.0%}", "vacancies", Vacancies(fraction=v, random_state=random_state))
+        for v in VACANCIES
+    ]
+    rows += [
+        (
+            f"binary {f:.0%} Ni",
+            "substitutions",
+            Substitutions(fraction=f, species="Ni", random_state=random_state),
+        )
         for f in (0.25, 0.5)
     ]
     ternary = Substitutions(fraction=0.5, species=["Ni", "Co"], random_state=random_state)
@@ -60,8 +70,12 @@ def _spglib(structures, symprec, angle):
 
 def spglib_predict(structures, setting, n_jobs):
     symprec, angle = SETTINGS[setting]
-    chunks = [c for c in np.array_split(np.arange(len(structures)), max(1, 4 * (n_jobs or 1))) if len(c)]
-    parts = Parallel(n_jobs=n_jobs)(delayed(_spglib)([structures[i] for i in c], symprec, angle) for c in chunks)
+    chunks = [
+        c for c in np.array_split(np.arange(len(structures)), max(1, 4 * (n_jobs or 1))) if len(c)
+    ]
+    parts = Parallel(n_jobs=n_jobs)(
+        delayed(_spglib)([structures[i] for i in c], symprec, angle) for c in chunks
+    )
     return np.concatenate(parts)
 
 
@@ -78,7 +92,9 @@ def load_models(specs):
 
 def run(n_per_class, random_state, models, n_jobs, spglib=True):
     """Accuracies ``{column: {row: %}}``, per-class accuracies and timings."""
-    structures, labels = make_prototype_dataset(n_per_class, random_state=random_state, n_jobs=n_jobs)
+    structures, labels = make_prototype_dataset(
+        n_per_class, random_state=random_state, n_jobs=n_jobs
+    )
     columns = list(models) + ([f"spglib {s}" for s in SETTINGS] if spglib else [])
     accuracy = {column: {} for column in columns}
     per_class = {name: {} for name in models}
@@ -102,7 +118,9 @@ def run(n_per_class, random_state, models, n_jobs, spglib=True):
             predicted = classifier.classes_[classifier.predict_proba(images[key]).argmax(axis=1)]
             seconds["networks"] += time.perf_counter() - start
             accuracy[name][row] = 100.0 * float(np.mean(predicted == labels))
-            per_class[name][row] = {c: 100.0 * float(np.mean(predicted[labels == c] == c)) for c in np.unique(labels)}
+            per_class[name][row] = {
+                c: 100.0 * float(np.mean(predicted[labels == c] == c)) for c in np.unique(labels)
+            }
         if spglib:
             start = time.perf_counter()
             for setting in SETTINGS:
@@ -120,7 +138,12 @@ def run(n_per_class, random_state, models, n_jobs, spglib=True):
 
 
 def _table(title, rows, columns, values):
-    lines = [f"**{title}**", "", "| defects | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    lines = [
+        f"**{title}**",
+        "",
+        "| defects | " + " | ".join(columns) + " |",
+        "|---|" + "---:|" * len(columns),
+    ]
     for row in rows:
         cells = [f"{values[c][row]:.1f}" if row in values[c] else "–" for c in columns]
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
@@ -141,7 +164,12 @@ def markdown(result):
         f"{result['random_state']}); 1 crystal = {100 / n:.2f} %. spglib settings: "
         + ", ".join(f"{s} = {SETTINGS[s][0]:g} A / {SETTINGS[s][1]:g} deg" for s in SETTINGS)
         + ".\n",
-        _table("Table 1", rows, models + [c for c in spglib if c.endswith("loose")] + ["paper (network)"], accuracy),
+        _table(
+            "Table 1",
+            rows,
+            models + [c for c in spglib if c.endswith("loose")] + ["paper (network)"],
+            accuracy,
+        ),
         _table(
             "Supplementary Table 1: displacements",
             groups["pristine"] + groups["displacements"],
@@ -172,7 +200,12 @@ def plot(result, path):
     accuracy = result["accuracy"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     panels = [
-        (axes[0], [f"sigma {s:g} A" for s in SIGMAS], np.array(SIGMAS), "Gaussian displacement sigma (Angstrom)"),
+        (
+            axes[0],
+            [f"sigma {s:g} A" for s in SIGMAS],
+            np.array(SIGMAS),
+            "Gaussian displacement sigma (Angstrom)",
+        ),
         (axes[1], [f"vac. {v:.0%}" for v in VACANCIES], 100 * np.array(VACANCIES), "vacancies (%)"),
     ]
     for ax, rows, x, xlabel in panels:
@@ -197,13 +230,20 @@ def merge(paths):
     results = [json.loads(Path(path).read_text()) for path in paths]
     first = results[0]
     for other in results[1:]:
-        if (other["n_per_class"], other["random_state"]) != (first["n_per_class"], first["random_state"]):
+        if (other["n_per_class"], other["random_state"]) != (
+            first["n_per_class"],
+            first["random_state"],
+        ):
             raise SystemExit(f"cannot merge runs on different test sets: {paths}")
         first["accuracy"].update(other["accuracy"])
         first["per_class"].update(other["per_class"])
-        first["seconds"] = {k: first["seconds"].get(k, 0) + other["seconds"].get(k, 0) for k in first["seconds"]}
+        first["seconds"] = {
+            k: first["seconds"].get(k, 0) + other["seconds"].get(k, 0) for k in first["seconds"]
+        }
     # Models first, then spglib, whatever the order of the files.
-    first["accuracy"] = dict(sorted(first["accuracy"].items(), key=lambda item: item[0].startswith("spglib")))
+    first["accuracy"] = dict(
+        sorted(first["accuracy"].items(), key=lambda item: item[0].startswith("spglib"))
+    )
     return first
 
 
@@ -212,18 +252,24 @@ def main():
     parser.add_argument("--n-per-class", type=int, default=30)
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--random-state", type=int, default=2018)
-    parser.add_argument("--model", action="append", metavar="NAME=DIR", help="a saved model (repeatable)")
+    parser.add_argument(
+        "--model", action="append", metavar="NAME=DIR", help="a saved model (repeatable)"
+    )
     parser.add_argument("--no-spglib", action="store_true", help="models only")
     parser.add_argument("--json", type=Path, help="write the results as JSON")
     parser.add_argument("--plot", type=Path, help="write the accuracy curves as an image")
-    parser.add_argument("--merge", nargs="+", type=Path, metavar="JSON", help="print the tables of earlier runs")
+    parser.add_argument(
+        "--merge", nargs="+", type=Path, metavar="JSON", help="print the tables of earlier runs"
+    )
     args = parser.parse_args()
     if args.merge:
         result = merge(args.merge)
     else:
         start = time.perf_counter()
         models = load_models(args.model)
-        result = run(args.n_per_class, args.random_state, models, args.n_jobs, spglib=not args.no_spglib)
+        result = run(
+            args.n_per_class, args.random_state, models, args.n_jobs, spglib=not args.no_spglib
+        )
         result["seconds"]["total"] = round(time.perf_counter() - start, 1)
     print(markdown(result))
     print(f"Time (s): {result['seconds']}")

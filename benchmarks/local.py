@@ -27,6 +27,7 @@ Needs ``pip install ovito`` for the peers (``--no-ovito`` skips them).
 """
 
 import argparse
+import itertools
 import json
 import resource
 import time
@@ -64,7 +65,10 @@ def samples(size, grains, seed, wanted=None):
     def stacking():
         # Lamellae about a region across, stacked along z; as many layers as fit the box.
         layers = max(4, int(size / (2 * 2.55 * np.sqrt(2 / 3))))
-        lamellae, stack = make_stacking(("fcc", layers, "hex/rh", layers), repeats=(int(size / 2.55), int(size / (2.55 * np.sqrt(3)))))
+        lamellae, stack = make_stacking(
+            ("fcc", layers, "hex/rh", layers),
+            repeats=(int(size / 2.55), int(size / (2.55 * np.sqrt(3)))),
+        )
         return lamellae, stack.labels, stack.boundary_distance
 
     makers = {
@@ -118,8 +122,13 @@ def peers():
     from ovito.modifiers import CommonNeighborAnalysisModifier as CNA
     from ovito.modifiers import PolyhedralTemplateMatchingModifier as PTM
 
-    ptm_names = {int(PTM.Type.FCC): "fcc", int(PTM.Type.BCC): "bcc", int(PTM.Type.HCP): "hex/rh",
-                 int(PTM.Type.SC): "sc", int(PTM.Type.CUBIC_DIAMOND): "diam"}
+    ptm_names = {
+        int(PTM.Type.FCC): "fcc",
+        int(PTM.Type.BCC): "bcc",
+        int(PTM.Type.HCP): "hex/rh",
+        int(PTM.Type.SC): "sc",
+        int(PTM.Type.CUBIC_DIAMOND): "diam",
+    }
     out = {}
     for cutoff in PTM_CUTOFFS:
         ptm = PTM(rmsd_cutoff=cutoff)
@@ -133,7 +142,7 @@ def peers():
 
 def scores(predicted, truth, distance, interior):
     by_distance = {}
-    for low, high in zip(DISTANCE_BINS[:-1], DISTANCE_BINS[1:]):
+    for low, high in itertools.pairwise(DISTANCE_BINS):
         inside = (distance >= low) & (distance < high)
         if inside.any():
             by_distance[f"{low:g}-{high:g}"] = float(np.mean(predicted[inside] == truth[inside]))
@@ -147,7 +156,12 @@ def scores(predicted, truth, distance, interior):
         "by_distance": by_distance,
         "fractions": {c: float(np.mean(predicted == c)) for c in classes + ["unknown"]},
         # Of the atoms that got a class: the estimate of the phase fractions.
-        "known_fractions": {c: float(np.mean(predicted[predicted != "unknown"] == c)) if np.any(predicted != "unknown") else 0.0 for c in classes},
+        "known_fractions": {
+            c: float(np.mean(predicted[predicted != "unknown"] == c))
+            if np.any(predicted != "unknown")
+            else 0.0
+            for c in classes
+        },
         "true_fractions": {c: float(np.mean(truth == c)) for c in classes},
     }
 
@@ -156,7 +170,9 @@ def run(args):
     model = load_pretrained()
     report = {"args": vars(args), "samples": {}}
     methods = peers() if not args.no_ovito else {}
-    for name, (atoms, truth, distance) in samples(args.size, args.grains, args.seed, args.samples).items():
+    for name, (atoms, truth, distance) in samples(
+        args.size, args.grains, args.seed, args.samples
+    ).items():
         # Half the default region diameter (REGION_REACH nearest-neighbour distances of 2.55 A).
         interior = 5.0 * 2.55 if "precipitates" not in name else 5.0 * 2.5
         entry = {"atoms": len(atoms), "interior_distance": interior, "methods": {}}
@@ -170,14 +186,24 @@ def run(args):
         report["samples"][name] = entry
         if args.plot and name == "polycrystal":
             plot(atoms, slices, args.plot)
-        print(name, json.dumps({m: round(v["interior_accuracy"] or 0, 3) for m, v in entry["methods"].items()}), flush=True)
+        print(
+            name,
+            json.dumps(
+                {m: round(v["interior_accuracy"] or 0, 3) for m, v in entry["methods"].items()}
+            ),
+            flush=True,
+        )
     if args.sizes:
-        atoms, truth, distance = samples(args.size, args.grains, args.seed, ["polycrystal"])["polycrystal"]
+        atoms, truth, distance = samples(args.size, args.grains, args.seed, ["polycrystal"])[
+            "polycrystal"
+        ]
         report["region_sizes"] = {}
         for box in args.sizes:
             labels, timing = run_skcrystal(model, atoms, args.stride, args.jobs, box=box)
             report["region_sizes"][box] = {**scores(labels, truth, distance, 5.0 * 2.55), **timing}
-            print("box", box, round(report["region_sizes"][box]["interior_accuracy"], 3), flush=True)
+            print(
+                "box", box, round(report["region_sizes"][box]["interior_accuracy"], 3), flush=True
+            )
     return report
 
 
@@ -202,13 +228,22 @@ def markdown(report):
         lines += [
             f"## {name} ({entry['atoms']} atoms; interior: at least {entry['interior_distance']:.1f} A from a boundary)",
             "",
-            "| method | interior accuracy | all atoms | unknown / other | " + " | ".join(f"{b} A" for b in next(iter(entry["methods"].values()))["by_distance"]) + " | fractions of the classified atoms (truth) | seconds | regions/s | peak RSS growth MiB |",
-            "|---|---:|---:|---:|" + "---:|" * len(next(iter(entry["methods"].values()))["by_distance"]) + "---|---:|---:|---:|",
+            "| method | interior accuracy | all atoms | unknown / other | "
+            + " | ".join(f"{b} A" for b in next(iter(entry["methods"].values()))["by_distance"])
+            + " | fractions of the classified atoms (truth) | seconds | regions/s | peak RSS growth MiB |",
+            "|---|---:|---:|---:|"
+            + "---:|" * len(next(iter(entry["methods"].values()))["by_distance"])
+            + "---|---:|---:|---:|",
         ]
         for method, r in entry["methods"].items():
-            fractions = ", ".join(f"{c} {100 * r['known_fractions'].get(c, 0):.1f} ({100 * t:.1f})" for c, t in r["true_fractions"].items())
+            fractions = ", ".join(
+                f"{c} {100 * r['known_fractions'].get(c, 0):.1f} ({100 * t:.1f})"
+                for c, t in r["true_fractions"].items()
+            )
             if "filled_fractions" in r:
-                fractions += "; boundaries filled: " + ", ".join(f"{c} {100 * r['filled_fractions'].get(c, 0):.1f}" for c in r["true_fractions"])
+                fractions += "; boundaries filled: " + ", ".join(
+                    f"{c} {100 * r['filled_fractions'].get(c, 0):.1f}" for c in r["true_fractions"]
+                )
             distances = " | ".join(f"{100 * v:.1f}" for v in r["by_distance"].values())
             lines.append(
                 f"| {method} | {100 * (r['interior_accuracy'] or 0):.1f} | {100 * r['accuracy']:.1f} | {100 * r['unknown']:.1f} | {distances} | "
@@ -216,9 +251,16 @@ def markdown(report):
             )
         lines.append("")
     if report.get("region_sizes"):
-        lines += ["## Region diameter (pristine polycrystal)", "", "| box (A) | interior accuracy | all atoms | unknown | regions/s |", "|---:|---:|---:|---:|---:|"]
+        lines += [
+            "## Region diameter (pristine polycrystal)",
+            "",
+            "| box (A) | interior accuracy | all atoms | unknown | regions/s |",
+            "|---:|---:|---:|---:|---:|",
+        ]
         for box, r in report["region_sizes"].items():
-            lines.append(f"| {box} | {100 * r['interior_accuracy']:.1f} | {100 * r['accuracy']:.1f} | {100 * r['unknown']:.1f} | {r['regions_per_s']:.1f} |")
+            lines.append(
+                f"| {box} | {100 * r['interior_accuracy']:.1f} | {100 * r['accuracy']:.1f} | {100 * r['unknown']:.1f} | {r['regions_per_s']:.1f} |"
+            )
     return "\n".join(lines)
 
 
@@ -231,8 +273,18 @@ def main(argv=None):
     parser.add_argument("--stride", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--sizes", type=lambda text: [float(v) for v in text.split(",")], default=None, help="region diameters to compare, e.g. 16,20,30")
-    parser.add_argument("--samples", type=lambda text: text.split(","), default=None, help="only these samples, e.g. polycrystal")
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: [float(v) for v in text.split(",")],
+        default=None,
+        help="region diameters to compare, e.g. 16,20,30",
+    )
+    parser.add_argument(
+        "--samples",
+        type=lambda text: text.split(","),
+        default=None,
+        help="only these samples, e.g. polycrystal",
+    )
     parser.add_argument("--json", default=None)
     parser.add_argument("--plot", default=None)
     parser.add_argument("--no-ovito", action="store_true")

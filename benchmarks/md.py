@@ -90,8 +90,14 @@ def load_points(data, systems=None):
     if systems:
         metas = [m for m in metas if m["system"] in systems]
     order = {name: rank for rank, name in enumerate(SYSTEM_ORDER)}
-    metas.sort(key=lambda m: (order.get(m["system"], len(order)), m["system"],
-                              m["intended_phase"] == "liquid", m["T_over_Tm"]))
+    metas.sort(
+        key=lambda m: (
+            order.get(m["system"], len(order)),
+            m["system"],
+            m["intended_phase"] == "liquid",
+            m["T_over_Tm"],
+        )
+    )
     for meta in metas:
         meta["path"] = str(data / meta["files"]["extxyz"])
     return metas
@@ -134,9 +140,18 @@ def worker(args):
     vm = int(re.search(r"VmSize:\s+(\d+)", Path("/proc/self/status").read_text()).group(1)) * 1024
     limit = max(int(args.memory_limit_gb * 2**30), vm + 2**30)
     resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
-    print(json.dumps({"ready": True, "baseline_rss_mib": baseline / 1024, "vm_mib": vm / 2**20,
-                      "rlimit_as_mib": limit / 2**20,
-                      "skcrystal": str(Path(skcrystal.__file__).parent)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "ready": True,
+                "baseline_rss_mib": baseline / 1024,
+                "vm_mib": vm / 2**20,
+                "rlimit_as_mib": limit / 2**20,
+                "skcrystal": str(Path(skcrystal.__file__).parent),
+            }
+        ),
+        flush=True,
+    )
     for index in (int(i) for i in args.frames.split(",")):
         started = time.perf_counter()
         result = {"frame": index}
@@ -144,14 +159,18 @@ def worker(args):
             images = model.named_steps["fingerprint"].transform([frames[index]])
             classifier = model.named_steps["classifier"]
             result["label"] = str(classifier.predict(images)[0])
-            result["nearest"] = str(classifier.classes_[classifier.predict_proba(images)[0].argmax()])
+            result["nearest"] = str(
+                classifier.classes_[classifier.predict_proba(images)[0].argmax()]
+            )
         except Exception as error:  # noqa: BLE001 -- counts every failure, MemoryError included
             result["error"] = type(error).__name__
             cause = error.__cause__
             if cause is not None and not type(cause).__name__.startswith("_"):
                 # skcrystal wraps unexpected errors in a StructureError: name the original too
                 result["error"] = f"{type(error).__name__}({type(cause).__name__})"
-            result["message"] = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
+            result["message"] = (
+                str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
+            )
         result["seconds"] = time.perf_counter() - started
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         result["peak_extra_mib"] = max(0, peak - baseline) / 1024
@@ -168,9 +187,21 @@ def skcrystal_point(meta, indices, args):
     """Run the frames of one point in (fresh) workers; a list of per-frame results."""
     results, todo, info = [], list(indices), {}
     while todo:
-        cmd = [sys.executable, str(HERE), "--worker", meta["path"], "--frames", ",".join(map(str, todo)),
-               "--threads", str(args.threads), "--memory-limit-gb", str(args.memory_limit_gb)]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        cmd = [
+            sys.executable,
+            str(HERE),
+            "--worker",
+            meta["path"],
+            "--frames",
+            ",".join(map(str, todo)),
+            "--threads",
+            str(args.threads),
+            "--memory-limit-gb",
+            str(args.memory_limit_gb),
+        ]
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        )
         lines = queue.Queue()
         threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True).start()
         errors = []
@@ -182,15 +213,25 @@ def skcrystal_point(meta, indices, args):
             except queue.Empty:
                 proc.kill()
                 proc.wait()
-                results.append({"frame": todo.pop(0), "error": "Timeout", "seconds": float(timeout),
-                                "message": f"killed after {timeout} s"})
+                results.append(
+                    {
+                        "frame": todo.pop(0),
+                        "error": "Timeout",
+                        "seconds": float(timeout),
+                        "message": f"killed after {timeout} s",
+                    }
+                )
                 break
             if line is None:  # the worker died
                 code = proc.wait()
                 if "ready" not in info:
-                    raise RuntimeError(f"worker failed to start (exit {code}):\n{''.join(errors)[-3000:]}")
+                    raise RuntimeError(
+                        f"worker failed to start (exit {code}):\n{''.join(errors)[-3000:]}"
+                    )
                 last = ("".join(errors).strip().splitlines() or [""])[-1][:300]
-                results.append({"frame": todo.pop(0), "error": f"WorkerDied(exit {code})", "message": last})
+                results.append(
+                    {"frame": todo.pop(0), "error": f"WorkerDied(exit {code})", "message": last}
+                )
                 break
             record = json.loads(line)
             if record.get("ready"):
@@ -219,9 +260,13 @@ def summarise_skcrystal(meta, results):
     }
     summary["fraction_unknown"] = sum(label == "unknown" for label in labels) / len(results)
     if is_crystal(meta):
-        summary["fraction_correct"] = sum(label == meta["class_label"] for label in labels) / len(results)
+        summary["fraction_correct"] = sum(label == meta["class_label"] for label in labels) / len(
+            results
+        )
         nearest = [r.get("nearest", r.get("label")) for r in results]
-        summary["fraction_nearest_correct"] = sum(n == meta["class_label"] for n in nearest) / len(results)
+        summary["fraction_nearest_correct"] = sum(n == meta["class_label"] for n in nearest) / len(
+            results
+        )
     return summary
 
 
@@ -237,8 +282,13 @@ def ovito_modifiers(meta, rmsd_cutoffs):
     from ovito.modifiers import PolyhedralTemplateMatchingModifier as PTM
 
     label = meta["class_label"]
-    right_ptm = {"fcc": PTM.Type.FCC, "bcc": PTM.Type.BCC, "hex/rh": PTM.Type.HCP,
-                 "diam": PTM.Type.CUBIC_DIAMOND, "sc": PTM.Type.SC}
+    right_ptm = {
+        "fcc": PTM.Type.FCC,
+        "bcc": PTM.Type.BCC,
+        "hex/rh": PTM.Type.HCP,
+        "diam": PTM.Type.CUBIC_DIAMOND,
+        "sc": PTM.Type.SC,
+    }
     columns = {}
     for cutoff in rmsd_cutoffs:
         ptm = PTM(rmsd_cutoff=cutoff)
@@ -304,26 +354,43 @@ def percent(x):
 
 
 def label_mix(labels, n):
-    return ", ".join(f"{k} {100 * v / n:.0f}%" for k, v in sorted(labels.items(), key=lambda kv: -kv[1]))
+    return ", ".join(
+        f"{k} {100 * v / n:.0f}%" for k, v in sorted(labels.items(), key=lambda kv: -kv[1])
+    )
 
 
 def markdown(report):
     columns = report["ovito_columns"]
-    about = (f"skcrystal {report['skcrystal_version']} (git {report['git']}, "
-             f"`{report['skcrystal_path']}`), OVITO {report['ovito_version']}, "
-             f"{report['threads']} thread(s), frames per point: {report['frames_per_point'] or 'all'}, "
-             f"data: `{report['data']}`, {report['seconds']:.0f} s in all.")
-    legend = ("Crystals: % of frames given the right class (skcrystal, the nearest class, as if the reject "
-              "option were off), % of frames it calls unknown (its reject option), and % of atoms given "
-              "the right structure type (OVITO, mean over frames). Errors: frames that raised, timed out or "
-              "killed the worker (counted wrong). "
-              "Peak MiB: extra resident memory of the worst frame (ru_maxrss after minus before, "
-              "fresh worker per point). Liquids (and melted points): skcrystal's labels, % of frames; "
-              "OVITO: % of atoms 'other'. n/a: the method has no template for the class (PTM: bct141; "
-              "a-CNA: sc, bct141); in brackets its most frequent label, % of atoms.")
+    about = (
+        f"skcrystal {report['skcrystal_version']} (git {report['git']}, "
+        f"`{report['skcrystal_path']}`), OVITO {report['ovito_version']}, "
+        f"{report['threads']} thread(s), frames per point: {report['frames_per_point'] or 'all'}, "
+        f"data: `{report['data']}`, {report['seconds']:.0f} s in all."
+    )
+    legend = (
+        "Crystals: % of frames given the right class (skcrystal, the nearest class, as if the reject "
+        "option were off), % of frames it calls unknown (its reject option), and % of atoms given "
+        "the right structure type (OVITO, mean over frames). Errors: frames that raised, timed out or "
+        "killed the worker (counted wrong). "
+        "Peak MiB: extra resident memory of the worst frame (ru_maxrss after minus before, "
+        "fresh worker per point). Liquids (and melted points): skcrystal's labels, % of frames; "
+        "OVITO: % of atoms 'other'. n/a: the method has no template for the class (PTM: bct141; "
+        "a-CNA: sc, bct141); in brackets its most frequent label, % of atoms."
+    )
     lines = [f"`{report['command']}`", "", about, "", legend, ""]
-    head = ["system", "class", "T/Tm", "T (K)", "N", "frames", "skcrystal % right", "% unknown", "errors",
-            "s/frame", "peak MiB"] + columns
+    head = [
+        "system",
+        "class",
+        "T/Tm",
+        "T (K)",
+        "N",
+        "frames",
+        "skcrystal % right",
+        "% unknown",
+        "errors",
+        "s/frame",
+        "peak MiB",
+    ] + columns
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for point in report["points"]:
         sk = point["skcrystal"]
@@ -331,18 +398,41 @@ def markdown(report):
         unknown = percent(sk.get("fraction_unknown"))
         if point["phase"] == "solid":
             right = percent(sk.get("fraction_nearest_correct", sk["fraction_correct"]))
-            wrong = {k: v for k, v in sk.get("nearest_labels", sk["labels"]).items() if k != point["class_label"]}
+            wrong = {
+                k: v
+                for k, v in sk.get("nearest_labels", sk["labels"]).items()
+                if k != point["class_label"]
+            }
             if wrong:
                 right += f" ({label_mix(sk.get('nearest_labels', sk['labels']), sk['frames'])})"
             ovito = [ovito_cell(point, c) for c in columns]
         else:
             right = f"{point['phase']}: " + (label_mix(sk["labels"], sk["frames"]) or "no label")
-            ovito = [f"other {percent(point['ovito'][c]['fraction_other'])}" if point.get("ovito") else "-"
-                     for c in columns]
-        seconds = "-" if sk["seconds_per_frame_median"] is None else f"{sk['seconds_per_frame_median']:.2f}"
+            ovito = [
+                f"other {percent(point['ovito'][c]['fraction_other'])}"
+                if point.get("ovito")
+                else "-"
+                for c in columns
+            ]
+        seconds = (
+            "-"
+            if sk["seconds_per_frame_median"] is None
+            else f"{sk['seconds_per_frame_median']:.2f}"
+        )
         peak = "-" if sk["peak_extra_mib"] is None else f"{sk['peak_extra_mib']:.0f}"
-        row = [point["system"], point["class_label"], f"{point['T_over_Tm']:g}", f"{point['T_K']:.0f}",
-               str(point["n_atoms"]), str(sk["frames"]), right, unknown, errors, seconds, peak] + ovito
+        row = [
+            point["system"],
+            point["class_label"],
+            f"{point['T_over_Tm']:g}",
+            f"{point['T_K']:.0f}",
+            str(point["n_atoms"]),
+            str(sk["frames"]),
+            right,
+            unknown,
+            errors,
+            seconds,
+            peak,
+        ] + ovito
         lines.append("| " + " | ".join(row) + " |")
     lines += ["", totals(report)]
     return "\n".join(lines) + "\n"
@@ -351,25 +441,36 @@ def markdown(report):
 def totals(report):
     crystals = [p for p in report["points"] if p["phase"] == "solid"]
     frames = sum(p["skcrystal"]["frames"] for p in crystals)
-    right = sum(p["skcrystal"].get("fraction_nearest_correct", p["skcrystal"]["fraction_correct"])
-                * p["skcrystal"]["frames"] for p in crystals)
-    rejected = sum(p["skcrystal"].get("fraction_unknown", 0) * p["skcrystal"]["frames"] for p in crystals)
+    right = sum(
+        p["skcrystal"].get("fraction_nearest_correct", p["skcrystal"]["fraction_correct"])
+        * p["skcrystal"]["frames"]
+        for p in crystals
+    )
+    rejected = sum(
+        p["skcrystal"].get("fraction_unknown", 0) * p["skcrystal"]["frames"] for p in crystals
+    )
     liquids = [p for p in report["points"] if p["phase"] == "liquid"]
     liquid_frames = sum(p["skcrystal"]["frames"] for p in liquids)
-    liquid_unknown = sum(p["skcrystal"].get("fraction_unknown", 0) * p["skcrystal"]["frames"] for p in liquids)
+    liquid_unknown = sum(
+        p["skcrystal"].get("fraction_unknown", 0) * p["skcrystal"]["frames"] for p in liquids
+    )
     errors = sum(p["skcrystal"]["n_errors"] for p in report["points"])
     all_frames = sum(p["skcrystal"]["frames"] for p in report["points"])
     share = 100 * right / max(frames, 1)
-    text = (f"Crystal frames: skcrystal's nearest class right on {right:.0f} of {frames} ({share:.1f} %), "
-            f"called unknown: {rejected:.0f}; liquid frames called unknown: {liquid_unknown:.0f} of "
-            f"{liquid_frames}; frames that failed (raised, timed out or killed): {errors} of {all_frames} "
-            "(liquids included).")
+    text = (
+        f"Crystal frames: skcrystal's nearest class right on {right:.0f} of {frames} ({share:.1f} %), "
+        f"called unknown: {rejected:.0f}; liquid frames called unknown: {liquid_unknown:.0f} of "
+        f"{liquid_frames}; frames that failed (raised, timed out or killed): {errors} of {all_frames} "
+        "(liquids included)."
+    )
     for column in report["ovito_columns"]:
         values = [p["ovito"][column]["fraction_right"] for p in crystals if p.get("ovito")]
         values = [v for v in values if v is not None]
         if values:
-            text += (f" {column}: {100 * np.mean(values):.1f} % of crystal atoms right (mean over the "
-                     f"{len(values)} points it has a template for).")
+            text += (
+                f" {column}: {100 * np.mean(values):.1f} % of crystal atoms right (mean over the "
+                f"{len(values)} points it has a template for)."
+            )
     return text
 
 
@@ -378,10 +479,20 @@ def git_describe(package):
     "+dirty" when its skcrystal/ has uncommitted changes."""
     folder = Path(package).resolve().parent
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=folder, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "skcrystal"],
-                               check=False, cwd=folder, capture_output=True, text=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "skcrystal"],
+            check=False,
+            cwd=folder,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -393,8 +504,11 @@ def parse_args(argv=None):
     parser.add_argument("--frames-per-point", type=int, default=None, help="default: all frames")
     parser.add_argument("--quick", action="store_true", help="2 frames per point, PTM at 0.1 only")
     parser.add_argument("--systems", default=None, help="comma-separated, e.g. Al,Fe")
-    parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "md"),
-                        help="writes OUTPUT.md and OUTPUT.json")
+    parser.add_argument(
+        "--output",
+        default=str(ROOT / "benchmarks" / "results" / "md"),
+        help="writes OUTPUT.md and OUTPUT.json",
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per frame")
     parser.add_argument("--memory-limit-gb", type=float, default=6.0, help="RLIMIT_AS of a worker")
     parser.add_argument("--threads", type=int, default=1)
@@ -430,8 +544,10 @@ def main(argv=None):
 
             ovito_version = ovito.version_string
         except ImportError:
-            print("OVITO not installed (pip install ovito, or the 'bench' extra): skipping it",
-                  file=sys.stderr)
+            print(
+                "OVITO not installed (pip install ovito, or the 'bench' extra): skipping it",
+                file=sys.stderr,
+            )
     cutoffs = (0.1,) if args.quick else RMSD_CUTOFFS
     report = {
         "command": command,
@@ -445,9 +561,10 @@ def main(argv=None):
         "timeout_s": args.timeout,
         "memory_limit_gb": args.memory_limit_gb,
         "memory_measure": "ru_maxrss of a fresh worker per point after its frames minus after "
-                          "imports + model loading + warm-up (MiB)",
-        "ovito_columns": [] if ovito_version is None else
-        [f"PTM {c:g}" if c else "PTM off" for c in cutoffs] + ["a-CNA / IdDiamond"],
+        "imports + model loading + warm-up (MiB)",
+        "ovito_columns": []
+        if ovito_version is None
+        else [f"PTM {c:g}" if c else "PTM off" for c in cutoffs] + ["a-CNA / IdDiamond"],
         "points": [],
     }
     for meta in metas:
@@ -455,16 +572,35 @@ def main(argv=None):
         indices = chosen_frames(len(frames), args.frames_per_point)
         t0 = time.perf_counter()
         results, info = skcrystal_point(meta, indices, args)
-        point = {k: meta[k] for k in ("name", "system", "class_label", "phase", "T_over_Tm", "T_K",
-                                      "Tm_K", "n_atoms", "potential")}
+        point = {
+            k: meta[k]
+            for k in (
+                "name",
+                "system",
+                "class_label",
+                "phase",
+                "T_over_Tm",
+                "T_K",
+                "Tm_K",
+                "n_atoms",
+                "potential",
+            )
+        }
         point["frame_indices"] = indices
-        point["skcrystal"] = summarise_skcrystal(meta, results) | {"worker": info, "per_frame": results}
+        point["skcrystal"] = summarise_skcrystal(meta, results) | {
+            "worker": info,
+            "per_frame": results,
+        }
         if ovito_version is not None:
             point["ovito"] = ovito_point(meta, [frames[i] for i in indices], cutoffs)
         report["points"].append(point)
         sk = point["skcrystal"]
-        print(f"{meta['name']:28s} {sk['labels']} errors {sk['errors']} "
-              f"{time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+        print(
+            f"{meta['name']:28s} {sk['labels']} errors {sk['errors']} "
+            f"{time.perf_counter() - t0:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
     report["seconds"] = time.perf_counter() - started
     table = markdown(report)
     print(table)

@@ -69,17 +69,39 @@ def main():
             fingerprint.set_params(n_jobs=jobs)
             clusters = fingerprint.clusters(paths)
             images = fingerprint.render(clusters)
-            rows.append((f"read + canonical clusters, n_jobs={jobs}", timed(lambda: fingerprint.clusters(paths), args.repeats)))
+            rows.append(
+                (
+                    f"read + canonical clusters, n_jobs={jobs}",
+                    timed(lambda: fingerprint.clusters(paths), args.repeats),
+                )
+            )
             if jobs == 1:
                 render = functools.partial(fingerprint.render, clusters)
                 network = functools.partial(classifier.predict_proba, images)
                 rows.append(("render images (diffraction kernel)", timed(render, args.repeats)))
                 rows.append(("network (predict_proba)", timed(network, args.repeats)))
-            rows.append((f"**file to label, n_jobs={jobs}**", timed(lambda: model.predict(paths), args.repeats)))
-        command = [sys.executable, "-m", "skcrystal", "classify", "--jobs", "2", "--format", "csv", *paths]
+            rows.append(
+                (
+                    f"**file to label, n_jobs={jobs}**",
+                    timed(lambda: model.predict(paths), args.repeats),
+                )
+            )
+        command = [
+            sys.executable,
+            "-m",
+            "skcrystal",
+            "classify",
+            "--jobs",
+            "2",
+            "--format",
+            "csv",
+            *paths,
+        ]
         start = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True)
-        rows.append(("`skcrystal classify --jobs 2` (fresh process, 1 run)", time.perf_counter() - start))
+        rows.append(
+            ("`skcrystal classify --jobs 2` (fresh process, 1 run)", time.perf_counter() - start)
+        )
     print(f"{n} files, median of {args.repeats} runs (ms per crystal)\n")
     print("| stage | ms per crystal |\n|---|---:|")
     for name, seconds in rows:

@@ -171,7 +171,7 @@ def scorers(classifier, fit_images, fit_labels, random_state, mutual_information
 
     def information(images):
         return -classifier.predict_uncertainty(
-            images, n_samples=MC_PASSES, random_state=random_state
+            images, n_passes=MC_PASSES, random_state=random_state
         ).mutual_information
 
     # It needs no fitting: the threshold rests on every crystal of the sample.

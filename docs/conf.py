@@ -15,7 +15,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import skcrystal  # noqa: E402
+import skcrystal
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "sphinxext"))
@@ -103,7 +103,9 @@ def _write_cli_help():
         name = "skcrystal" if command is None else command
         text = buffer.getvalue()
         path = target / f"{name}.txt"
-        if not path.exists() or path.read_text() != text:  # unchanged files keep the build incremental
+        if (
+            not path.exists() or path.read_text() != text
+        ):  # unchanged files keep the build incremental
             path.write_text(text)
 
 

@@ -56,7 +56,7 @@ model = load_pretrained()
 fingerprint = model.named_steps["fingerprint"]
 classifier = model.named_steps["classifier"]
 images = fingerprint.transform([s for level in disordered for s in level])
-result = classifier.predict_uncertainty(images, n_samples=15, random_state=0)
+result = classifier.predict_uncertainty(images, n_passes=15, random_state=0)
 shape = (len(lindemann), len(labels))
 confidence = result.proba.max(axis=1).reshape(shape)
 information = result.mutual_information.reshape(shape)
@@ -67,20 +67,26 @@ for x, row in zip(lindemann, predicted):
     print(f"{x:9.2f} " + " ".join(f"{label:>7s}" for label in row))
 
 ordered = lindemann <= 0.06 + 1e-9
-print(f"Lindemann <= 0.06: lowest confidence {confidence[ordered].min():.3f}, "
-      f"largest mutual information {information[ordered].max():.4f}")
+print(
+    f"Lindemann <= 0.06: lowest confidence {confidence[ordered].min():.3f}, "
+    f"largest mutual information {information[ordered].max():.4f}"
+)
 flagged = (confidence < 0.99) | (information > 0.01)
 print("Crystals with confidence < 0.99 or mutual information > 0.01:")
 for x, row, conf, info in zip(lindemann, flagged, confidence, information):
-    names = ", ".join(f"{label} ({c:.3f}, {i:.4f})" for label, f, c, i in zip(labels, row, conf, info) if f)
+    names = ", ".join(
+        f"{label} ({c:.3f}, {i:.4f})" for label, f, c, i in zip(labels, row, conf, info) if f
+    )
     print(f"{x:9.2f}  {row.sum()}  {names}")
 
 # %%
 # The two curves per class (thin lines) and their mean over the classes (thick line):
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
-for ax, values, name in [(axes[0], confidence, "confidence (largest probability)"),
-                         (axes[1], information, "uncertainty (mutual information, nats)")]:
+for ax, values, name in [
+    (axes[0], confidence, "confidence (largest probability)"),
+    (axes[1], information, "uncertainty (mutual information, nats)"),
+]:
     for column, label in enumerate(labels):
         ax.plot(lindemann, values[:, column], marker="o", markersize=3, linewidth=1, label=label)
     ax.plot(lindemann, values.mean(axis=1), color="black", linewidth=3, label="mean")

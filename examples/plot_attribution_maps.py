@@ -36,7 +36,9 @@ model = load_pretrained()
 fingerprint = model.named_steps["fingerprint"]
 classifier = model.named_steps["classifier"]
 
-structures, labels = make_prototype_dataset(1, classes=["fcc", "bcc", "hex/rh", "diam"], random_state=3)
+structures, labels = make_prototype_dataset(
+    1, classes=["fcc", "bcc", "hex/rh", "diam"], random_state=3
+)
 images = fingerprint.transform(structures)
 print("true:     ", labels)
 print("predicted:", classifier.predict(images))
@@ -93,7 +95,9 @@ print(f"{'method':22s} {'on peaks':>9s} {'other class':>12s} {'other crystal':>1
 for method in methods:
     m = magnitude[method]
     on_peaks = np.mean((m * peaks).sum(axis=(1, 2)) / m.sum(axis=(1, 2)))
-    other = np.abs(attribution_maps(classifier, images, method=method, target=runner_up, n_steps=25)).sum(axis=1)
+    other = np.abs(
+        attribution_maps(classifier, images, method=method, target=runner_up, n_steps=25)
+    ).sum(axis=1)
     other_class = np.nanmean([correlation(a, b) for a, b in zip(m, other)])
     other_crystal = np.nanmean([correlation(m[i], m[j]) for i, j in pairs])
     print(f"{method:22s} {on_peaks:9.2f} {other_class:12.2f} {other_crystal:14.2f}")
@@ -121,14 +125,18 @@ for method in methods:
 fcc = list(labels).index("fcc")
 fig, axes = plt.subplots(2, 4, figsize=(10, 5.4), constrained_layout=True)
 for row, layer in zip(axes, [0, -1]):
-    result = filter_maps(classifier, images[fcc : fcc + 1], layer=layer, n_filters=4, method="guided_backprop")
+    result = filter_maps(
+        classifier, images[fcc : fcc + 1], layer=layer, n_filters=4, method="guided_backprop"
+    )
     for ax, index, activation, projection in zip(
         row, result.filters[0], result.activations[0], result.maps[0]
     ):
         plot_attribution(images[fcc], projection, ax=ax, title=f"{result.layer} filter {index}")
         ax.set_xlabel(f"mean activation {activation:.2f}")
-fig.suptitle("fcc: the most activated filters of the first (top) and the last (bottom) convolution\n"
-             "(layer names: the ReLU after each convolution in the network's modules)")
+fig.suptitle(
+    "fcc: the most activated filters of the first (top) and the last (bottom) convolution\n"
+    "(layer names: the ReLU after each convolution in the network's modules)"
+)
 
 # %%
 # Class templates

@@ -39,8 +39,12 @@ structures = [
     for fraction in fractions
     for seed in range(n_realisations)
 ]
-print(f"{len(structures)} structures; atoms at 0, 0.5 and 1:",
-      len(structures[0]), len(structures[10 * n_realisations]), len(structures[-1]))
+print(
+    f"{len(structures)} structures; atoms at 0, 0.5 and 1:",
+    len(structures[0]),
+    len(structures[10 * n_realisations]),
+    len(structures[-1]),
+)
 
 # %%
 # Classify
@@ -59,6 +63,8 @@ for fraction, row in zip(fractions, mean):
 # The probabilities along the path, with bands of one standard deviation over the five
 # realisations (classes that stay below 5 % everywhere are left out):
 
-ax = plot_probabilities(fractions, mean, classes, std=std, xlabel="fraction of body-centre atoms removed")
+ax = plot_probabilities(
+    fractions, mean, classes, std=std, xlabel="fraction of body-centre atoms removed"
+)
 ax.set_title("bcc to sc (cf. the paper's Fig. 4b)")
 plt.show()

@@ -54,11 +54,13 @@ print(model.predict(paths))
 fingerprint = model.named_steps["fingerprint"]
 classifier = model.named_steps["classifier"]
 images = fingerprint.transform(paths)
-result = classifier.predict_uncertainty(images, n_samples=20, random_state=0)
+result = classifier.predict_uncertainty(images, n_passes=20, random_state=0)
 
 predicted = classifier.classes_[result.proba.argmax(axis=1)]
 print(f"{'file':32s} {'class':7s} {'probability':>11s} {'mutual inf.':>11s}")
-for name, label, proba, information in zip(names, predicted, result.proba, result.mutual_information):
+for name, label, proba, information in zip(
+    names, predicted, result.proba, result.mutual_information
+):
     print(f"{name:32s} {label:7s} {proba.max():11.4f} {information:11.2e}")
 
 # %%

@@ -53,8 +53,12 @@ def accuracies(test_set):
 # The pristine crystals first, then displacements, then vacancies.
 
 pristine = accuracies(structures)
-by_sigma = [accuracies(Displacements(sigma=s, random_state=0).transform(structures)) for s in sigmas]
-by_fraction = [accuracies(Vacancies(fraction=f, random_state=0).transform(structures)) for f in fractions]
+by_sigma = [
+    accuracies(Displacements(sigma=s, random_state=0).transform(structures)) for s in sigmas
+]
+by_fraction = [
+    accuracies(Vacancies(fraction=f, random_state=0).transform(structures)) for f in fractions
+]
 
 rows = [("pristine", pristine)]
 rows += [(f"sigma {s:g} A", row) for s, row in zip(sigmas, by_sigma)]
@@ -72,15 +76,29 @@ for level, row in rows:
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True, constrained_layout=True)
 panels = [
-    (axes[0], [0.0, *sigmas], [pristine, *by_sigma], "displacement sigma (Angstrom)", lambda s: f"{s:g}"),
-    (axes[1], [0.0, *fractions], [pristine, *by_fraction], "fraction of atoms removed", lambda f: f"{f:.0%}"),
+    (
+        axes[0],
+        [0.0, *sigmas],
+        [pristine, *by_sigma],
+        "displacement sigma (Angstrom)",
+        lambda s: f"{s:g}",
+    ),
+    (
+        axes[1],
+        [0.0, *fractions],
+        [pristine, *by_fraction],
+        "fraction of atoms removed",
+        lambda f: f"{f:.0%}",
+    ),
 ]
-styles = {"shipped model": dict(color="black", linewidth=2.5, marker="o")}
+styles = {"shipped model": {"color": "black", "linewidth": 2.5, "marker": "o"}}
 for ax, levels, rows, xlabel, fmt in panels:
     positions = np.arange(len(levels))
     for name in rows[0]:
         values = [100 * row[name] for row in rows]
-        ax.plot(positions, values, label=name, **styles.get(name, dict(marker="s", linestyle="--")))
+        ax.plot(
+            positions, values, label=name, **styles.get(name, {"marker": "s", "linestyle": "--"})
+        )
     ax.set_xticks(positions, [fmt(level) for level in levels])
     ax.set_xlabel(xlabel)
     ax.grid(alpha=0.3)

@@ -59,7 +59,9 @@ print("images:", rows["pristine"].shape, rows["pristine"].dtype)
 fig, axes = plt.subplots(3, len(CLASSES), figsize=(14, 6.4), constrained_layout=True)
 for row, (name, images) in zip(axes, rows.items()):
     for ax, image, label in zip(row, images, labels):
-        plot_fingerprint(image, axes=[ax], channels=False, title=label if name == "pristine" else "")
+        plot_fingerprint(
+            image, axes=[ax], channels=False, title=label if name == "pristine" else ""
+        )
     row[0].set_ylabel(name)
 fig.suptitle("Diffraction fingerprints (RGB: rotations about x, y, z)")
 

@@ -91,7 +91,9 @@ fig, axes = plt.subplots(1, 3, figsize=(9, 3.2), constrained_layout=True)
 for ax, candidate in zip(axes, grid + [{}]):
     params = {key.split("__")[1]: value[0] for key, value in candidate.items()}
     image = DiffractionFingerprint(**params).transform([fcc])[0]
-    plot_fingerprint(image, axes=[ax], channels=False, title=f"{image.shape[-1]} x {image.shape[-1]} pixels")
+    plot_fingerprint(
+        image, axes=[ax], channels=False, title=f"{image.shape[-1]} x {image.shape[-1]} pixels"
+    )
 fig.suptitle("fcc at three detector resolutions (64: the paper's)")
 
 # %%
@@ -104,7 +106,9 @@ cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=0)
 search = GridSearchCV(pipe, grid, cv=cv).fit(structures, labels)
 
 results = search.cv_results_
-for n, mean, std in zip(results["param_fingerprint__n_pixels"], results["mean_test_score"], results["std_test_score"]):
+for n, mean, std in zip(
+    results["param_fingerprint__n_pixels"], results["mean_test_score"], results["std_test_score"]
+):
     print(f"{n} pixels: accuracy {mean:.2f} +- {std:.2f}")
 print("best:", search.best_params_["fingerprint__n_pixels"], "pixels")
 
@@ -121,10 +125,22 @@ print("fold accuracies:", np.round(scores, 2))
 
 fig, ax = plt.subplots(figsize=(6, 3.5), constrained_layout=True)
 names = [f"{n} px" for n in results["param_fingerprint__n_pixels"]]
-ax.bar(names, results["mean_test_score"], yerr=results["std_test_score"], capsize=6, color="tab:blue",
-       label="GridSearchCV (mean +- std over folds)")
+ax.bar(
+    names,
+    results["mean_test_score"],
+    yerr=results["std_test_score"],
+    capsize=6,
+    color="tab:blue",
+    label="GridSearchCV (mean +- std over folds)",
+)
 best = names[search.best_index_]
-ax.plot([best] * len(scores), scores, "o", color="tab:red", label="cross_val_score of the best, per fold")
+ax.plot(
+    [best] * len(scores),
+    scores,
+    "o",
+    color="tab:red",
+    label="cross_val_score of the best, per fold",
+)
 ax.axhline(1 / len(set(labels)), color="grey", linestyle=":", label="chance")
 ax.set_ylim(0, 1.35)
 ax.set_yticks(np.linspace(0, 1, 6))

@@ -40,7 +40,10 @@ local = LocalClassifier(model, stride=7.5, n_jobs=2)
 result = local.classify(atoms)
 print(f"{len(atoms)} atoms, {len(result.centres)} regions")
 print("phase fractions:", {k: round(v, 3) for k, v in result.phase_fractions().items()})
-print("truth:          ", {k: round(float(np.mean(truth.labels == k)), 3) for k in ("bcc", "fcc", "hex/rh")})
+print(
+    "truth:          ",
+    {k: round(float(np.mean(truth.labels == k)), 3) for k in ("bcc", "fcc", "hex/rh")},
+)
 
 
 def by_distance(labels, true, distance):
@@ -48,7 +51,9 @@ def by_distance(labels, true, distance):
         shell = (distance >= low) & (distance < high)
         right = np.mean(labels[shell] == true[shell])
         unknown = np.mean(labels[shell] == "unknown")
-        print(f"  {low:2d}-{high:2d} A from a boundary: {shell.sum():5d} atoms, {right:6.1%} right, {unknown:6.1%} unknown")
+        print(
+            f"  {low:2d}-{high:2d} A from a boundary: {shell.sum():5d} atoms, {right:6.1%} right, {unknown:6.1%} unknown"
+        )
 
 
 by_distance(result.atom_labels, truth.labels, truth.boundary_distance)
@@ -68,5 +73,7 @@ by_distance(degraded.atom_labels, truth.labels[kept], truth.boundary_distance[ke
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.9), layout="constrained")
 plot_slice_map(atoms.positions, truth.labels, ax=axes[0], title="truth", size=4)
 plot_slice_map(atoms.positions, result.atom_labels, ax=axes[1], title="skcrystal", size=4)
-plot_slice_map(cloud.positions, degraded.atom_labels, ax=axes[2], title="atom probe: 50 %, 0.1 A", size=4)
+plot_slice_map(
+    cloud.positions, degraded.atom_labels, ax=axes[2], title="atom probe: 50 %, 0.1 A", size=4
+)
 plt.show()

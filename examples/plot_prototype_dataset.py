@@ -35,7 +35,9 @@ for ax, (prototype, parameter, title, special) in zip(axes.ravel(), panels):
     values = [item[parameter] for item in info if item["prototype"] == prototype]
     ax.hist(values, bins=20, color="tab:blue")
     for k, value in enumerate(special):
-        ax.axvline(value, color="tab:red", linestyle="--", label="more symmetric" if k == 0 else None)
+        ax.axvline(
+            value, color="tab:red", linestyle="--", label="more symmetric" if k == 0 else None
+        )
     ax.set_title(f"{title}, n = {len(values)}")
     if special:
         ax.legend(loc="upper right", fontsize="small")

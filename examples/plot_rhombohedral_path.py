@@ -40,7 +40,9 @@ from skcrystal.datasets import rhombohedral_path
 from skcrystal.plotting import plot_probabilities
 
 cubic_angles = {"fcc": 60.0, "sc": 90.0, "bcc": np.degrees(np.arccos(-1 / 3))}
-near = [angle + offset for angle in cubic_angles.values() for offset in (-1.5, -1, -0.5, 0, 0.5, 1, 1.5)]
+near = [
+    angle + offset for angle in cubic_angles.values() for offset in (-1.5, -1, -0.5, 0, 0.5, 1, 1.5)
+]
 alphas = np.unique(np.round(np.concatenate([np.arange(50.0, 118.0, 2.0), near]), 2))
 structures = [rhombohedral_path(alpha) for alpha in alphas]
 
@@ -57,11 +59,21 @@ for name, angle in cubic_angles.items():
 # Dotted lines mark the three cubic angles; the points are denser around them.
 
 fig, ax = plt.subplots(figsize=(9, 4.5), constrained_layout=True)
-plot_probabilities(alphas, proba, model.classes_, ax=ax, xlabel="rhombohedral angle alpha (degrees)")
+plot_probabilities(
+    alphas, proba, model.classes_, ax=ax, xlabel="rhombohedral angle alpha (degrees)"
+)
 for name, angle in cubic_angles.items():
     ax.axvline(angle, color="grey", linestyle=":")
-    ax.annotate(f"{name}, {angle:.2f}", (angle, 0.5), xytext=(5, 0), textcoords="offset points",
-                ha="left", va="center", fontsize="small", color="dimgrey")
+    ax.annotate(
+        f"{name}, {angle:.2f}",
+        (angle, 0.5),
+        xytext=(5, 0),
+        textcoords="offset points",
+        ha="left",
+        va="center",
+        fontsize="small",
+        color="dimgrey",
+    )
 ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
 ax.set_title("Rhombohedral path (cf. the paper's Fig. 4d)")
 plt.show()

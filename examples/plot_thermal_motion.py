@@ -50,8 +50,10 @@ off = ~on_lattice
 fig, ax = plt.subplots(figsize=(7, 3.5), constrained_layout=True)
 for structure, name in [(gaussian, "independent Gaussian"), (thermal, "Debye phonons")]:
     amplitude = np.abs(np.exp(-2j * np.pi * structure.frac_coords @ indices.T).mean(axis=0))
-    print(f"{name}: {np.count_nonzero(amplitude[off] > 0.1)} points off the lattice above 0.1, "
-          f"largest {amplitude[off].max():.3f}; (200) peak {amplitude[np.all(indices == [8, 0, 0], axis=1)][0]:.3f}")
+    print(
+        f"{name}: {np.count_nonzero(amplitude[off] > 0.1)} points off the lattice above 0.1, "
+        f"largest {amplitude[off].max():.3f}; (200) peak {amplitude[np.all(indices == [8, 0, 0], axis=1)][0]:.3f}"
+    )
     ax.hist(amplitude[off], bins=np.linspace(0, 0.4, 41), histtype="step", log=True, label=name)
 ax.axvline(0.1, color="black", linestyle=":", label="peak floor of the lattice search")
 ax.set_xlabel("|F| at Miller indices off the crystal's reciprocal lattice")
@@ -70,12 +72,17 @@ plt.show()
 crystals = {
     "fcc": al,
     "bcc": Structure.from_spacegroup("Im-3m", Lattice.cubic(2.87), ["Fe"], [[0, 0, 0]]),
-    "hex/rh": Structure.from_spacegroup("P6_3/mmc", Lattice.hexagonal(3.21, 5.21), ["Mg"], [[1 / 3, 2 / 3, 0.25]]),
+    "hex/rh": Structure.from_spacegroup(
+        "P6_3/mmc", Lattice.hexagonal(3.21, 5.21), ["Mg"], [[1 / 3, 2 / 3, 0.25]]
+    ),
     "diam": Structure.from_spacegroup("Fd-3m", Lattice.cubic(5.43), ["Si"], [[0, 0, 0]]),
 }
 ratios = [0.02, 0.04, 0.06, 0.08, 0.10, 0.12]
 model = load_pretrained()
 print("Lindemann " + " ".join(f"{label:>7s}" for label in crystals))
 for ratio in ratios:
-    hot = [ThermalDisplacements(lindemann=ratio, random_state=1).transform([s])[0] for s in crystals.values()]
+    hot = [
+        ThermalDisplacements(lindemann=ratio, random_state=1).transform([s])[0]
+        for s in crystals.values()
+    ]
     print(f"{ratio:9.2f} " + " ".join(f"{label:>7s}" for label in model.predict(hot)))

@@ -43,26 +43,48 @@ from skcrystal.plotting import plot_confusion_matrix, plot_fingerprint
 
 rng = np.random.default_rng(0)
 metals = ["Al", "Si", "Ti", "Fe", "Ni", "Cu", "Zn", "Ga", "Ge", "Zr", "Sn", "Sb", "Bi"]
-rock_salts = [("Li", "F"), ("Na", "Cl"), ("K", "Br"), ("Ag", "Cl"), ("Mg", "O"), ("Ca", "O"),
-              ("Ni", "O"), ("Sr", "Se"), ("Ba", "S"), ("Pb", "S")]
+rock_salts = [
+    ("Li", "F"),
+    ("Na", "Cl"),
+    ("K", "Br"),
+    ("Ag", "Cl"),
+    ("Mg", "O"),
+    ("Ca", "O"),
+    ("Ni", "O"),
+    ("Sr", "Se"),
+    ("Ba", "S"),
+    ("Pb", "S"),
+]
 
 
 def simple_hexagonal():
     a = rng.uniform(2.4, 3.0)
-    return Structure(Lattice.hexagonal(a, a * rng.uniform(0.85, 1.15)), [rng.choice(metals)], [[0, 0, 0]])
+    return Structure(
+        Lattice.hexagonal(a, a * rng.uniform(0.85, 1.15)), [rng.choice(metals)], [[0, 0, 0]]
+    )
 
 
 def rock_salt():
     species = list(rock_salts[rng.integers(len(rock_salts))])
-    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(rng.uniform(4.0, 6.0)), species,
-                                     [[0, 0, 0], [0.5, 0.5, 0.5]])
+    return Structure.from_spacegroup(
+        "Fm-3m", Lattice.cubic(rng.uniform(4.0, 6.0)), species, [[0, 0, 0], [0.5, 0.5, 0.5]]
+    )
 
 
 n_per_class = 24
-known, known_labels = make_prototype_dataset(n_per_class, classes=["fcc", "bcc", "hex/rh"], random_state=0)
-structures = list(known) + [simple_hexagonal() for _ in range(n_per_class)] + [rock_salt() for _ in range(n_per_class)]
+known, known_labels = make_prototype_dataset(
+    n_per_class, classes=["fcc", "bcc", "hex/rh"], random_state=0
+)
+structures = (
+    list(known)
+    + [simple_hexagonal() for _ in range(n_per_class)]
+    + [rock_salt() for _ in range(n_per_class)]
+)
 labels = np.concatenate([known_labels, ["simple hex"] * n_per_class, ["rock salt"] * n_per_class])
-print(f"{len(structures)} crystals:", ", ".join(f"{np.sum(labels == label)} {label}" for label in np.unique(labels)))
+print(
+    f"{len(structures)} crystals:",
+    ", ".join(f"{np.sum(labels == label)} {label}" for label in np.unique(labels)),
+)
 
 # %%
 # What the shipped model makes of them
@@ -89,8 +111,11 @@ fig, axes = plt.subplots(2, 4, figsize=(10, 5.4), constrained_layout=True)
 fingerprint = DiffractionFingerprint()
 for row, name in zip(axes, ["simple hex", "rock salt"]):
     example = structures[list(labels).index(name)]
-    plot_fingerprint(fingerprint.transform([example])[0], axes=row,
-                     title=f"{name}: {example.composition.reduced_formula}")
+    plot_fingerprint(
+        fingerprint.transform([example])[0],
+        axes=row,
+        title=f"{name}: {example.composition.reduced_formula}",
+    )
 
 # %%
 # Train a small pipeline

@@ -68,7 +68,9 @@ for group, items in groups.items():
 scores = {group: classifier.score_samples(x) for group, x in images.items()}
 predicted = {group: classifier.predict(x) for group, x in images.items()}
 print(f"threshold offset_ = {classifier.offset_:.1f}")
-print("classes of the pristine crystals called unknown:", labels[predicted["pristine"] == "unknown"])
+print(
+    "classes of the pristine crystals called unknown:", labels[predicted["pristine"] == "unknown"]
+)
 for group in groups:
     unknown = np.mean(predicted[group] == "unknown")
     print(

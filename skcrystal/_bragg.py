@@ -15,6 +15,7 @@ primitive lattice of the crystal (the average lattice of a hot one).
 from __future__ import annotations
 
 import numpy as np
+from scipy.ndimage import maximum_filter
 
 from ._orientation import reduce_cell
 
@@ -65,7 +66,11 @@ def _search_axes(cell, g_max):
     """Miller-index ranges covering every ``|G| <= g_max`` of a cell's reciprocal lattice."""
     half = np.ceil(g_max * np.linalg.norm(cell, axis=1)).astype(int)
     # Friedel's law |F(-G)| = |F(G)|: the half-space l >= 0 holds every peak up to sign.
-    return [np.arange(-half[0], half[0] + 1), np.arange(-half[1], half[1] + 1), np.arange(half[2] + 1)]
+    return [
+        np.arange(-half[0], half[0] + 1),
+        np.arange(-half[1], half[1] + 1),
+        np.arange(half[2] + 1),
+    ]
 
 
 def _g_max(cell, n):
@@ -188,7 +193,9 @@ def bragg_lattice(cell, frac_coords):
     else:
         peaks, heights, sigma = _two_stage_peaks(reduced, frac, atoms, g_max)
     bar = max(MIN_PEAK, REFINE_SIGMAS * sigma)
-    basis = indexing_basis(reduced, peaks, heights, lambda indices: _amplitudes_at(atoms, indices), bar, g_max)
+    basis = indexing_basis(
+        reduced, peaks, heights, lambda indices: _amplitudes_at(atoms, indices), bar, g_max
+    )
     if basis is None:
         return None
     # Reciprocal primitive basis = basis @ reciprocal(reduced); its dual in real space, reduced
@@ -208,7 +215,11 @@ def _direct_peaks(cell, frac, axes, g_max):
     inside = (lengths <= g_max) & (lengths > 0)
     sigma = 0.0 if len(frac) < MIN_ATOMS_FOR_NOISE else _noise_scale(amplitude[inside])
     found = np.nonzero(inside & (amplitude > max(MIN_PEAK, NOISE_SIGMAS * sigma)))
-    return np.stack([axis[index] for axis, index in zip(axes, found)], axis=1), amplitude[found], sigma
+    return (
+        np.stack([axis[index] for axis, index in zip(axes, found)], axis=1),
+        amplitude[found],
+        sigma,
+    )
 
 
 def _two_stage_peaks(cell, frac, atoms, g_max):
@@ -234,7 +245,9 @@ def _two_stage_peaks(cell, frac, atoms, g_max):
     amplitude = _amplitudes(chunk, axes)
     lengths = _grid_lengths(cell, axes)
     inside = (lengths <= g_max) & (lengths > 0)
-    score = np.where(inside & _local_maxima(amplitude), amplitude, 0.0).ravel()
+    # At least as high as its 26 neighbours (off the grid counts as lower): one point per peak.
+    maxima = amplitude == maximum_filter(amplitude, size=3, mode="constant", cval=-np.inf)
+    score = np.where(inside & maxima, amplitude, 0.0).ravel()
     strongest = np.argsort(score, kind="stable")[::-1][:MAX_CANDIDATES]
     strongest = strongest[score[strongest] > CANDIDATE_SIGMAS * _noise_scale(amplitude[inside])]
     grid_points = np.unravel_index(strongest, amplitude.shape)
@@ -264,7 +277,9 @@ def _amplitudes_at(frac, indices):
     indices = np.asarray(indices, dtype=float).reshape(-1, 3)
     total = np.zeros(len(indices), dtype=np.complex64)
     for start in range(0, len(frac), PEAK_SEARCH_BLOCK):
-        angles = (2 * np.pi * frac[start : start + PEAK_SEARCH_BLOCK] @ indices.T).astype(np.float32)
+        angles = (2 * np.pi * frac[start : start + PEAK_SEARCH_BLOCK] @ indices.T).astype(
+            np.float32
+        )
         total += np.cos(angles).sum(axis=0) - 1j * np.sin(angles).sum(axis=0)
     return np.abs(total) / len(frac)
 
@@ -324,7 +339,9 @@ def indexing_basis(cell, peaks, heights, amplitude_at, bar, g_max):
     peaks = np.asarray(peaks, dtype=np.int64).reshape(-1, 3)
     lengths = np.linalg.norm(peaks @ np.linalg.inv(cell).T, axis=1)
     # Strongest first; equal heights (a pristine crystal) by length, then by index.
-    order = np.lexsort((*peaks.T[::-1], np.round(lengths, 9), -np.round(np.asarray(heights, dtype=float), 6)))
+    order = np.lexsort(
+        (*peaks.T[::-1], np.round(lengths, 9), -np.round(np.asarray(heights, dtype=float), 6))
+    )
     peaks = peaks[order][:MAX_INDEXED_PEAKS]
     for count in range(1, len(peaks) + 1):
         if np.linalg.matrix_rank(peaks[:count].astype(float)) == 3:
@@ -381,17 +398,6 @@ def _nearest_new_points(cell, refined, basis, g_max):
     new = ~np.all(np.abs(inside - np.round(inside)) < 1e-6, axis=1) & (lengths <= g_max)
     order = np.lexsort((*points[new].T[::-1], np.round(lengths[new], 9)))
     return points[new][order][:REFINE_POINTS]
-
-
-def _local_maxima(values):
-    """Points of a 3-d grid at least as high as their 26 neighbours (one per peak)."""
-    padded = np.pad(values, 1, constant_values=-np.inf)
-    n0, n1, n2 = values.shape
-    peak = np.ones(values.shape, dtype=bool)
-    for i, j, k in np.ndindex(3, 3, 3):
-        if (i, j, k) != (1, 1, 1):
-            peak &= values >= padded[i : i + n0, j : j + n1, k : k + n2]
-    return peak
 
 
 def integer_basis(vectors):

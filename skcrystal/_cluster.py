@@ -208,7 +208,9 @@ def carve_cluster(cell, frac_coords, numbers, n_atoms, centre):
         reach = radius * (1 + 2 * SHELL_RTOL) / widths
         near = np.all((reach >= 0.5) | (np.abs(frac) <= reach), axis=1)
         shifts = np.stack(
-            np.meshgrid(*[np.arange(-r, r + 1) for r in np.floor(reach + 0.5).astype(int)], indexing="ij"),
+            np.meshgrid(
+                *[np.arange(-r, r + 1) for r in np.floor(reach + 0.5).astype(int)], indexing="ij"
+            ),
             axis=-1,
         ).reshape(-1, 3)
         positions = ((frac[near][None, :, :] + shifts[:, None, :]) @ reduced).reshape(-1, 3)
@@ -361,7 +363,10 @@ def canonical_cluster(cell, frac_coords, numbers, n_atoms):
     occupancy = 1.0
     # A primitive cell of many atoms is no crystal of a known class, or a lattice that the
     # peaks did not pin down: its basis would cost time and memory in its square.
-    if primitive is not None and len(frac_coords) * abs(np.linalg.det(primitive) / np.linalg.det(cell)) > MAX_BASIS_ATOMS:
+    if (
+        primitive is not None
+        and len(frac_coords) * abs(np.linalg.det(primitive) / np.linalg.det(cell)) > MAX_BASIS_ATOMS
+    ):
         primitive = None
     if primitive is not None:
         basis = ideal_basis(cell, frac_coords, primitive, BLOB_RADIUS * scale)

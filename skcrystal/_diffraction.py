@@ -140,7 +140,9 @@ def shifted(numbers, shift):
     [31, 98, 98, 101]
     """
     numbers = np.asarray(numbers)
-    return np.where(numbers <= MAX_TABULATED_Z, np.minimum(numbers + shift, MAX_TABULATED_Z), numbers + shift)
+    return np.where(
+        numbers <= MAX_TABULATED_Z, np.minimum(numbers + shift, MAX_TABULATED_Z), numbers + shift
+    )
 
 
 def form_factors(numbers, s):

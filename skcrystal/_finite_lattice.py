@@ -146,11 +146,16 @@ def _grid_peaks(atoms, weights, g_max, step):
     half = int(np.ceil(g_max / step))
     axis = np.arange(-half, half + 1) * step
     upper = axis[half:]
-    exponentials = [np.exp(-2j * np.pi * np.outer(atoms[:, i], grid)).astype(np.complex64) for i, grid in enumerate((axis, axis, upper))]
+    exponentials = [
+        np.exp(-2j * np.pi * np.outer(atoms[:, i], grid)).astype(np.complex64)
+        for i, grid in enumerate((axis, axis, upper))
+    ]
     # Only the (q_y, q_z) columns inside the sphere |q| <= g_max are summed.
     qy, qz = np.meshgrid(axis, upper, indexing="ij")
     columns = np.flatnonzero((qy**2 + qz**2 <= g_max**2).ravel())
-    plane = (exponentials[1][:, :, None] * exponentials[2][:, None, :]).reshape(len(atoms), -1)[:, columns]
+    plane = (exponentials[1][:, :, None] * exponentials[2][:, None, :]).reshape(len(atoms), -1)[
+        :, columns
+    ]
     weighted = np.ascontiguousarray((exponentials[0] * weights[:, None].astype(np.float32)).T)
     amplitude = np.zeros((len(axis), len(axis) * len(upper)), dtype=np.float32)
     amplitude[:, columns] = np.abs(weighted @ plane)
@@ -160,11 +165,16 @@ def _grid_peaks(atoms, weights, g_max, step):
     inside = (lengths <= g_max) & (lengths > 2 * step)
     sigma = _noise_scale(amplitude[inside])
     bar = max(MIN_PEAK, NOISE_SIGMAS * sigma)
-    maxima = (amplitude == maximum_filter(amplitude, size=3, mode="constant", cval=-1.0)) & inside & (amplitude > bar)
+    maxima = (
+        (amplitude == maximum_filter(amplitude, size=3, mode="constant", cval=-1.0))
+        & inside
+        & (amplitude > bar)
+    )
     found = np.argwhere(maxima)
     # Off the grid's edges only: the parabola needs both neighbours.
     limits = np.array(amplitude.shape) - 1
     found = found[np.all((found > 0) & (found < limits), axis=1)]
+
     def log(points):
         return np.log(np.maximum(amplitude[tuple(points.T)].astype(float), 1e-12))
 
@@ -174,7 +184,11 @@ def _grid_peaks(atoms, weights, g_max, step):
         below, centre, above = log(found - unit), log(found), log(found + unit)
         curvature = below - 2 * centre + above
         offsets[:, axis_index] = np.clip(
-            np.divide(0.5 * (below - above), curvature, out=np.zeros(len(found)), where=curvature < 0), -0.5, 0.5
+            np.divide(
+                0.5 * (below - above), curvature, out=np.zeros(len(found)), where=curvature < 0
+            ),
+            -0.5,
+            0.5,
         )
     origin = np.array([-half, -half, 0])
     q = (found + origin + offsets) * step
@@ -184,7 +198,9 @@ def _grid_peaks(atoms, weights, g_max, step):
     keep = np.ones(len(q), dtype=bool)
     reach = SIDE_LOBE_REACH * GRID_OVERSAMPLING * step
     for index, neighbours in enumerate(cKDTree(q).query_ball_point(q, reach)):
-        if any(other < index and heights[index] < SIDE_LOBE * heights[other] for other in neighbours):
+        if any(
+            other < index and heights[index] < SIDE_LOBE * heights[other] for other in neighbours
+        ):
             keep[index] = False
     return q[keep], heights[keep], sigma
 

@@ -17,6 +17,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp, softmax
 
+#: Smallest eigenvalue of the Mahalanobis covariance, relative to the mean one, and smallest
+#: standard deviation relative to the features' root mean square (float32 features are
+#: rounded at about 1e-7 of it). Without them a feature that hardly varies over the training
+#: images (a dead ReLU unit, an untrained network) gets a precision of 1e13, and the rounding
+#: of a feature moves the score by tens of percent.
+MIN_VARIANCE = 1e-4
+MIN_DEVIATION = 1e-5
 #: Training features the k-nearest-neighbour score keeps, at most.
 KNN_BANK = 2000
 #: Neighbour whose distance is the k-nearest-neighbour score.
@@ -38,7 +45,12 @@ class Mahalanobis:
         classes = np.unique(y)
         means = np.stack([features[y == c].mean(axis=0) for c in classes])
         centred = features - means[np.searchsorted(classes, y)]
-        self.state = {"means": means, "precision": LedoitWolf().fit(centred).precision_}
+        values, vectors = np.linalg.eigh(LedoitWolf().fit(centred).covariance_)
+        resolution = (MIN_DEVIATION * np.sqrt(np.mean(features**2))) ** 2
+        values = np.maximum(
+            values, max(MIN_VARIANCE * values.mean(), resolution, np.finfo(float).tiny)
+        )
+        self.state = {"means": means, "precision": (vectors / values) @ vectors.T}
         return self
 
     def score(self, features, logits):

@@ -91,12 +91,24 @@ def region_cluster(positions, numbers, n_atoms):
         ideal = nearest_distance(primitive, basis) if len(basis) <= MAX_BASIS_ATOMS else 0.0
         if IDEAL_RANGE[0] * scale <= ideal <= IDEAL_RANGE[1] * scale:
             scale = ideal
-            centre = central_site(primitive, primitive, basis, scale, rotation, middle=np.zeros(3)) @ primitive
-            size = max(MIN_CLUSTER, round(n_atoms * _occupancy(radii, abs(np.linalg.det(primitive)) / len(basis), n_atoms)))
+            centre = (
+                central_site(primitive, primitive, basis, scale, rotation, middle=np.zeros(3))
+                @ primitive
+            )
+            size = max(
+                MIN_CLUSTER,
+                round(
+                    n_atoms * _occupancy(radii, abs(np.linalg.det(primitive)) / len(basis), n_atoms)
+                ),
+            )
     distances = np.linalg.norm(positions - centre, axis=1)
     order = np.argsort(distances, kind="stable")
     members = order[: whole_shells(distances[order], size)]
-    on_lattice = 0.0 if basis is None or len(basis) > MAX_BASIS_ATOMS else _on_lattice(positions[members], primitive, basis, BLOB_RADIUS * scale)
+    on_lattice = (
+        0.0
+        if basis is None or len(basis) > MAX_BASIS_ATOMS
+        else _on_lattice(positions[members], primitive, basis, BLOB_RADIUS * scale)
+    )
     cluster = positions[members]
     cluster = (cluster - cluster.mean(axis=0)) / scale
     return Cluster(cluster @ frame, numbers[members], rotation, scale), members, on_lattice

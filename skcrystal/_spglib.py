@@ -36,6 +36,8 @@ def symmetry_dataset(cell, symprec, angle_tolerance=-1.0):
 
     with quiet():
         try:
-            return spglib.get_symmetry_dataset(cell, symprec=symprec, angle_tolerance=angle_tolerance)
+            return spglib.get_symmetry_dataset(
+                cell, symprec=symprec, angle_tolerance=angle_tolerance
+            )
         except getattr(spglib, "SpglibError", RuntimeError):
             return None

@@ -65,16 +65,22 @@ def read_atom_probe(path, ranges=None, *, element=None):
     path = Path(path)
     reader = _reader(RECONSTRUCTIONS, path, "reconstruction")(str(path))
     if not getattr(reader, "supported", True):
-        raise ValueError(f"{path.name}: ifes-apt-tc-data-modeling cannot read this file as {path.suffix}.")
+        raise ValueError(
+            f"{path.name}: ifes-apt-tc-data-modeling cannot read this file as {path.suffix}."
+        )
     positions = reader.get_reconstructed_positions()
     ratios = reader.get_mass_to_charge_state_ratio()
     if positions is None or ratios is None:
-        raise ValueError(f"{path.name}: no reconstructed positions or mass-to-charge ratios in the file.")
+        raise ValueError(
+            f"{path.name}: no reconstructed positions or mass-to-charge ratios in the file."
+        )
     positions = np.asarray(positions.to("angstrom").magnitude, dtype=float).reshape(-1, 3)
     ratios = np.asarray(ratios.to("dalton").magnitude, dtype=float).reshape(-1)
     if ranges is None:
         if element is None:
-            raise ValueError("give ranges= (a .rrng or .rng file) or element= (one element for every ion).")
+            raise ValueError(
+                "give ranges= (a .rrng or .rng file) or element= (one element for every ion)."
+            )
         if element not in atomic_numbers:
             raise ValueError(f"element {element!r} is not a chemical symbol.")
         numbers = np.full(len(positions), atomic_numbers[element])
@@ -91,7 +97,9 @@ def _reader(table, path, kind):
 
     suffix = path.suffix.lower()
     if suffix not in table:
-        raise ValueError(f"{path.name}: not an atom-probe {kind} file; known suffixes: {', '.join(table)}.")
+        raise ValueError(
+            f"{path.name}: not an atom-probe {kind} file; known suffixes: {', '.join(table)}."
+        )
     module, name = table[suffix][:2]
     try:
         return getattr(importlib.import_module(module), name)

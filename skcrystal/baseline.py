@@ -90,7 +90,9 @@ class SpglibBaseline(ClassifierMixin, BaseEstimator):
             X = check_sequence(X)
         if y is not None:
             y = np.asarray(y, dtype=object).ravel()
-            foreign = sorted({repr(label) for label in y.tolist() if label not in self.classes_.tolist()})
+            foreign = sorted(
+                {repr(label) for label in y.tolist() if label not in self.classes_.tolist()}
+            )
             if foreign:
                 raise ValueError(
                     f"SpglibBaseline predicts {self.classes_.tolist()}; y has other labels: {', '.join(foreign[:5])}."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 import torch
@@ -29,7 +30,9 @@ class BatchNorm1d(nn.BatchNorm1d):
 
     A batch of one has no batch statistics (torch raises); it is normalised with the running
     statistics instead, and leaves them unchanged. That happens to the last batch of an epoch
-    whenever the training-set size is one more than a multiple of the batch size.
+    whenever the training-set size is one more than a multiple of the batch size. (skorch's
+    ``iterator_train__drop_last=True`` avoids that batch too, but leaves out up to a batch of
+    images every epoch, and all of a training set smaller than one batch.)
     """
 
     def forward(self, x):
@@ -182,7 +185,7 @@ class CrystalClassifier(NeuralNetClassifier):
         lr=1e-3,
         max_epochs=5,
         batch_size=32,
-        train_split=ValidSplit(10, stratified=True),
+        train_split=ValidSplit(10, stratified=True),  # noqa: B008 -- skorch's own idiom; it holds no state
         random_state=None,
         precision="float32",
         novelty="mahalanobis",
@@ -225,7 +228,9 @@ class CrystalClassifier(NeuralNetClassifier):
         try:
             return self.label_encoder_.classes_
         except AttributeError:
-            raise AttributeError(f"{type(self).__name__} is not fitted yet: it has no classes_.") from None
+            raise AttributeError(
+                f"{type(self).__name__} is not fitted yet: it has no classes_."
+            ) from None
 
     def fit(self, X, y, **fit_params):
         """Train on fingerprint images.
@@ -244,17 +249,27 @@ class CrystalClassifier(NeuralNetClassifier):
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}.")
         if self.novelty not in _novelty.SCORES:
-            raise ValueError(f"novelty must be one of {sorted(_novelty.SCORES)}, got {self.novelty!r}.")
+            raise ValueError(
+                f"novelty must be one of {sorted(_novelty.SCORES)}, got {self.novelty!r}."
+            )
         if not 0 < self.acceptance <= 1:
             raise ValueError(f"acceptance must be in (0, 1], got {self.acceptance!r}.")
         X = self._check_images(X)
+        if len(X) == 0:
+            raise ValueError(
+                f"Found 0 sample(s) (shape={X.shape}) while a minimum of 1 is required."
+            )
         y = self._check_labels(y, len(X))
-        self.label_encoder_ = LabelEncoder().fit(y if self.classes is None else np.asarray(self.classes))
+        self.label_encoder_ = LabelEncoder().fit(
+            y if self.classes is None else np.asarray(self.classes)
+        )
         unseen = sorted(set(np.unique(y).tolist()) - set(self.classes_.tolist()), key=str)
         if unseen:
             raise ValueError(f"y has labels that are not in classes: {unseen[:5]}.")
         if len(self.classes_) < 2:
-            raise ValueError(f"y has a single class ({self.classes_[0]!r}); a classifier needs two or more.")
+            raise ValueError(
+                f"y has one class only ({self.classes_[0]!r}); a classifier needs two or more."
+            )
         self.image_shape_ = X.shape[1:]
         encoded = self.label_encoder_.transform(y).astype(np.int64)
         # Seeded in a fork of torch's generators: the caller's random state is left as it was.
@@ -309,7 +324,9 @@ class CrystalClassifier(NeuralNetClassifier):
         """
         self.check_is_fitted()
         if self.novelty not in _novelty.SCORES:
-            raise ValueError(f"novelty must be one of {sorted(_novelty.SCORES)}, got {self.novelty!r}.")
+            raise ValueError(
+                f"novelty must be one of {sorted(_novelty.SCORES)}, got {self.novelty!r}."
+            )
         X = self._check_images(X)
         y = self.label_encoder_.transform(np.asarray(y)).astype(np.int64)
         new_score = _novelty.SCORES[self.novelty]
@@ -340,7 +357,9 @@ class CrystalClassifier(NeuralNetClassifier):
         module = self.module_
         last = [m for m in module.modules() if isinstance(m, nn.Linear)][-1]
         captured = []
-        hook = last.register_forward_pre_hook(lambda _, inputs: captured.append(inputs[0].detach().cpu()))
+        hook = last.register_forward_pre_hook(
+            lambda _, inputs: captured.append(inputs[0].detach().cpu())
+        )
         logits, targets = [], []
         training = module.training
         try:
@@ -396,13 +415,13 @@ class CrystalClassifier(NeuralNetClassifier):
         from sklearn.utils.multiclass import type_of_target
 
         if y is None:
-            raise ValueError("CrystalClassifier.fit needs the labels y; got None.")
+            raise ValueError("CrystalClassifier requires y to be passed, but the target y is None.")
         y = np.asarray(y)
         if len(y) != n_samples:
             raise ValueError(f"X has {n_samples} images but y has {len(y)} labels.")
         kind = type_of_target(y)
         if kind not in ("binary", "multiclass"):
-            raise ValueError(f"y must be one class label per image; got a target of type {kind!r}.")
+            raise ValueError(f"Unknown label type: {kind!r}. y must be one class label per image.")
         return y
 
     def initialize_module(self):
@@ -430,6 +449,7 @@ class CrystalClassifier(NeuralNetClassifier):
         ndarray of shape (n_samples, n_classes)
         """
         if not isinstance(X, torch.utils.data.Dataset):  # skorch passes its own datasets
+            self.check_is_fitted()
             X = self._check_images(X)
         return super().predict_proba(X)
 
@@ -457,20 +477,23 @@ class CrystalClassifier(NeuralNetClassifier):
         labels[unknown] = self.unknown_label
         return labels
 
-    def predict_uncertainty(self, X, n_samples=30, random_state=None):
+    def predict_uncertainty(self, X, n_passes=30, random_state=None, *, n_samples="deprecated"):
         """Monte-Carlo-dropout probabilities and their uncertainty.
 
         Dropout stays active at prediction (batch normalisation does not) and each image is
-        classified ``n_samples`` times, as in ARISE (Leitherer et al. 2021). Amorphous or
+        classified ``n_passes`` times, as in ARISE (Leitherer et al. 2021). Amorphous or
         unknown structures show up as a high mutual information.
 
         Parameters
         ----------
         X : ndarray of shape (n_samples, channels, n_pixels, n_pixels)
-        n_samples : int, default=30
+        n_passes : int, default=30
             Stochastic forward passes.
         random_state : int or None, default=None
             Seeds the dropout masks (torch's global generator is left as it was).
+        n_samples : int
+            Deprecated alias of ``n_passes`` (elsewhere ``n_samples`` counts rows); it will
+            be removed in 0.3.
 
         Returns
         -------
@@ -480,8 +503,15 @@ class CrystalClassifier(NeuralNetClassifier):
             and ``mutual_information`` (predictive entropy minus the mean entropy of the
             passes, nats), the latter two of shape ``(n,)``.
         """
-        if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        if not (isinstance(n_samples, str) and n_samples == "deprecated"):
+            warnings.warn(
+                "predict_uncertainty(n_samples=...) is deprecated and will be removed in 0.3: use n_passes.",
+                FutureWarning,
+                stacklevel=2,
+            )
+            n_passes = n_samples
+        if not isinstance(n_passes, (int, np.integer)) or n_passes < 1:
+            raise ValueError(f"n_passes must be a positive integer, got {n_passes!r}.")
         self.check_is_fitted()
         X = self._check_images(X)
         module = self.module_
@@ -496,7 +526,7 @@ class CrystalClassifier(NeuralNetClassifier):
                 if random_state is not None:
                     torch.manual_seed(random_state)
                 passes = []
-                for _ in range(n_samples):
+                for _ in range(n_passes):
                     batches = [
                         torch.softmax(module(batch[0].to(self.device)), dim=1).cpu()
                         for batch in self.get_iterator(dataset, training=False)
@@ -509,19 +539,33 @@ class CrystalClassifier(NeuralNetClassifier):
         mean = passes.mean(axis=0)
         entropy = -(mean * np.log(np.clip(mean, 1e-12, None))).sum(axis=1)
         expected = -(passes * np.log(np.clip(passes, 1e-12, None))).sum(axis=2).mean(axis=0)
-        return Bunch(proba=mean, std=passes.std(axis=0), predictive_entropy=entropy, mutual_information=entropy - expected)
+        return Bunch(
+            proba=mean,
+            std=passes.std(axis=0),
+            predictive_entropy=entropy,
+            mutual_information=entropy - expected,
+        )
 
     @staticmethod
     def _check_images(X):
-        if isinstance(X, (list, tuple)) and X and not isinstance(X[0], (np.ndarray, float, int)):
+        if hasattr(X, "tocsr"):
+            raise TypeError(
+                f"CrystalClassifier takes dense images; got a sparse {type(X).__name__}: sparse input is not supported."
+            )
+        if getattr(X, "dtype", None) is not None and np.dtype(X.dtype).kind == "c":
+            raise ValueError("Complex data not supported: images are real intensities.")
+        try:
+            X = np.asarray(X, dtype=np.float32)
+        except (TypeError, ValueError):
+            first = X[0] if isinstance(X, (list, tuple)) and X else X
             raise TypeError(
                 f"CrystalClassifier takes fingerprint images, got a {type(X).__name__} of "
-                f"{type(X[0]).__name__}; put a DiffractionFingerprint before it in a Pipeline."
-            )
-        X = np.asarray(X, dtype=np.float32)
+                f"{type(first).__name__}; put a DiffractionFingerprint before it in a Pipeline."
+            ) from None
         if X.ndim != 4 or X.shape[2] != X.shape[3]:
             raise ValueError(
-                f"CrystalClassifier takes images of shape (n_samples, channels, n_pixels, n_pixels), got {X.shape}."
+                f"CrystalClassifier takes images of shape (n_samples, channels, n_pixels, n_pixels), got {X.shape}. "
+                "Reshape your data (one image: X[None])."
             )
         if not np.all(np.isfinite(X)):
             raise ValueError("the images contain NaN or infinite values.")

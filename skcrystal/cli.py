@@ -34,12 +34,19 @@ def build_parser():
         ),
     )
     classify.add_argument("paths", nargs="+", metavar="PATH", help="structure files")
-    classify.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
     classify.add_argument(
-        "--model", metavar="DIR", default=None, help="a model folder written by 'skcrystal train' (default: the shipped one)"
+        "--format", choices=("table", "json", "csv"), default="table", help="output format"
     )
     classify.add_argument(
-        "--device", default="cpu", help="torch device of the fingerprints and the network, e.g. cuda (default: cpu)"
+        "--model",
+        metavar="DIR",
+        default=None,
+        help="a model folder written by 'skcrystal train' (default: the shipped one)",
+    )
+    classify.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device of the fingerprints and the network, e.g. cuda (default: cpu)",
     )
     classify.add_argument(
         "--no-unknown",
@@ -47,9 +54,13 @@ def build_parser():
         help="always give the nearest class, never 'unknown' (turns the reject option off)",
     )
     classify.add_argument(
-        "--uncertainty", action="store_true", help="add Monte-Carlo-dropout mutual information and entropy"
+        "--uncertainty",
+        action="store_true",
+        help="add Monte-Carlo-dropout mutual information and entropy",
     )
-    classify.add_argument("--baseline", action="store_true", help="add spglib's class (symprec 1e-3 A, 1 degree)")
+    classify.add_argument(
+        "--baseline", action="store_true", help="add spglib's class (symprec 1e-3 A, 1 degree)"
+    )
     classify.add_argument(
         "-j",
         "--jobs",
@@ -85,18 +96,78 @@ def build_parser():
             "with per-atom columns (extxyz, for OVITO), --grid the regions."
         ),
     )
-    local.add_argument("path", metavar="FILE", help="structure file (extxyz, LAMMPS dump, CIF, ...) or atom-probe reconstruction (.pos, .epos, .apt)")
-    local.add_argument("--ranges", default=None, metavar="FILE", help="range file (.rrng, .rng) giving the ions of an atom-probe file their elements")
-    local.add_argument("--element", default=None, help="without --ranges: the element of every ion of an atom-probe file")
-    local.add_argument("--box", type=_positive, default=None, metavar="A", help="region diameter, Angstrom (default: 10 nearest-neighbour distances)")
-    local.add_argument("--stride", type=_positive, default=4.0, metavar="A", help="spacing of the region centres, Angstrom (default: 4)")
-    local.add_argument("--output", default=None, metavar="OUT.extxyz", help="the atoms with skcrystal_label, _class, _proba and _coverage columns")
-    local.add_argument("--grid", default=None, metavar="OUT.npz|OUT.csv", help="the regions: centres, labels, probabilities, scores")
-    local.add_argument("--model", metavar="DIR", default=None, help="a model folder written by 'skcrystal train' (default: the shipped one)")
-    local.add_argument("--device", default="cpu", help="torch device of the fingerprints and the network (default: cpu)")
-    local.add_argument("-j", "--jobs", type=int, default=None, help="processes for the regions (-1: one per core; default: 1)")
-    local.add_argument("--no-unknown", action="store_true", help="never 'unknown': the nearest class of every region")
-    local.add_argument("--frames", type=_frames_argument, default=":", metavar="SLICE", help="frames of a file of several, as a Python slice (default: all)")
+    local.add_argument(
+        "path",
+        metavar="FILE",
+        help="structure file (extxyz, LAMMPS dump, CIF, ...) or atom-probe reconstruction (.pos, .epos, .apt)",
+    )
+    local.add_argument(
+        "--ranges",
+        default=None,
+        metavar="FILE",
+        help="range file (.rrng, .rng) giving the ions of an atom-probe file their elements",
+    )
+    local.add_argument(
+        "--element",
+        default=None,
+        help="without --ranges: the element of every ion of an atom-probe file",
+    )
+    local.add_argument(
+        "--box",
+        type=_positive,
+        default=None,
+        metavar="A",
+        help="region diameter, Angstrom (default: 10 nearest-neighbour distances)",
+    )
+    local.add_argument(
+        "--stride",
+        type=_positive,
+        default=4.0,
+        metavar="A",
+        help="spacing of the region centres, Angstrom (default: 4)",
+    )
+    local.add_argument(
+        "--output",
+        default=None,
+        metavar="OUT.extxyz",
+        help="the atoms with skcrystal_label, _class, _proba and _coverage columns",
+    )
+    local.add_argument(
+        "--grid",
+        default=None,
+        metavar="OUT.npz|OUT.csv",
+        help="the regions: centres, labels, probabilities, scores",
+    )
+    local.add_argument(
+        "--model",
+        metavar="DIR",
+        default=None,
+        help="a model folder written by 'skcrystal train' (default: the shipped one)",
+    )
+    local.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device of the fingerprints and the network (default: cpu)",
+    )
+    local.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=None,
+        help="processes for the regions (-1: one per core; default: 1)",
+    )
+    local.add_argument(
+        "--no-unknown",
+        action="store_true",
+        help="never 'unknown': the nearest class of every region",
+    )
+    local.add_argument(
+        "--frames",
+        type=_frames_argument,
+        default=":",
+        metavar="SLICE",
+        help="frames of a file of several, as a Python slice (default: all)",
+    )
     local.add_argument(
         "--species",
         type=_species_argument,
@@ -116,20 +187,31 @@ def build_parser():
     )
     fingerprint.add_argument("paths", nargs="+", metavar="PATH", help="structure files")
     fingerprint.add_argument(
-        "-o", "--output-dir", default="fingerprints", help="folder for the PNG images (default: %(default)s)"
+        "-o",
+        "--output-dir",
+        default="fingerprints",
+        help="folder for the PNG images (default: %(default)s)",
     )
-    fingerprint.add_argument("--n-pixels", type=int, default=64, help="detector pixels per side (default: 64)")
-    fingerprint.add_argument("--device", default="cpu", help="torch device of the kernel, e.g. cuda (default: cpu)")
+    fingerprint.add_argument(
+        "--n-pixels", type=int, default=64, help="detector pixels per side (default: 64)"
+    )
+    fingerprint.add_argument(
+        "--device", default="cpu", help="torch device of the kernel, e.g. cuda (default: cpu)"
+    )
     train = commands.add_parser(
         "train",
         help="train the paper's network on generated crystals and save it (the shipped model's recipe)",
     )
     train.add_argument("--output", required=True, help="folder for weights.pt and model.json")
-    train.add_argument("--n-per-class", type=int, default=1500, help="training crystals per class (default: 1500)")
+    train.add_argument(
+        "--n-per-class", type=int, default=1500, help="training crystals per class (default: 1500)"
+    )
     train.add_argument("--epochs", type=int, default=5, help="training epochs (default: 5)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument(
-        "--augment", action="store_true", help="make half the training crystals defective (vacancies, displacements, thermal phonons)"
+        "--augment",
+        action="store_true",
+        help="make half the training crystals defective (vacancies, displacements, thermal phonons)",
     )
     train.add_argument(
         "--precision",
@@ -184,7 +266,9 @@ def main(argv=None):
     problem = _device_problem(getattr(args, "device", "cpu"))
     if problem:
         parser.error(f"--device {args.device}: {problem}")
-    return {"classify": _classify, "local": _local, "fingerprint": _fingerprint, "train": _train}[args.command](args)
+    return {"classify": _classify, "local": _local, "fingerprint": _fingerprint, "train": _train}[
+        args.command
+    ](args)
 
 
 def _local(args):
@@ -217,8 +301,13 @@ def _local(args):
                 print(f"{args.path} frame {number}: {error}", file=sys.stderr)
                 status = 1
                 continue
-            fractions = ", ".join(f"{label} {share:.1%}" for label, share in sorted(result.phase_fractions().items()))
-            filled = ", ".join(f"{label} {share:.1%}" for label, share in sorted(result.phase_fractions(unknown="fill").items()))
+            fractions = ", ".join(
+                f"{label} {share:.1%}" for label, share in sorted(result.phase_fractions().items())
+            )
+            filled = ", ".join(
+                f"{label} {share:.1%}"
+                for label, share in sorted(result.phase_fractions(unknown="fill").items())
+            )
             print(
                 f"{args.path} frame {number}: {len(result.centres)} regions, {len(result.atom_labels)} atoms: {fractions} "
                 f"(boundaries filled: {filled})"
@@ -228,7 +317,11 @@ def _local(args):
                 written = True
             if args.grid:
                 grid = Path(args.grid)
-                result.save_grid(grid if number == 0 else grid.with_name(f"{grid.stem}_frame{number}{grid.suffix}"))
+                result.save_grid(
+                    grid
+                    if number == 0
+                    else grid.with_name(f"{grid.stem}_frame{number}{grid.suffix}")
+                )
     except (StructureError, OSError, IndexError, ValueError, ImportError) as error:
         print(f"{args.path}: {_message(error)}", file=sys.stderr)
         status = 1
@@ -266,7 +359,9 @@ def _classify(args):
     # Each file is first read (in the worker processes) as one structure, as an estimator
     # reads it; those that are several frames, or need --species, are then read frame by frame.
     results = fingerprint.clusters_or_errors(args.paths)
-    progress = tqdm(results, total=len(args.paths), desc="reading", unit="file", file=sys.stderr, disable=None)
+    progress = tqdm(
+        results, total=len(args.paths), desc="reading", unit="file", file=sys.stderr, disable=None
+    )
     for path, result in zip(args.paths, progress):
         records.append({"path": path})
         reason = getattr(result, "reason", "")
@@ -280,10 +375,18 @@ def _classify(args):
     rows = []
     for index, record in enumerate(records):
         if index in by_frame:
-            rows += _classify_frames(record["path"], fingerprint, predict, args, species, by_frame[index])
+            rows += _classify_frames(
+                record["path"], fingerprint, predict, args, species, by_frame[index]
+            )
         else:
             rows.append(record)
-    _write(rows, args.format, uncertainty=args.uncertainty, baseline=args.baseline, reject=not args.no_unknown)
+    _write(
+        rows,
+        args.format,
+        uncertainty=args.uncertainty,
+        baseline=args.baseline,
+        reject=not args.no_unknown,
+    )
     return 1 if any("error" in row for row in rows) else 0
 
 
@@ -331,12 +434,16 @@ def _classify_frames(path, fingerprint, predict, args, species, several):
                 n_atoms = 0
     except (StructureError, IndexError) as error:
         frame = getattr(error, "frame", None)
-        rows.append({"path": path, **({} if frame is None else {"frame": frame}), "error": _message(error)})
+        rows.append(
+            {"path": path, **({} if frame is None else {"frame": frame}), "error": _message(error)}
+        )
     # Also after an error of the whole file: the frames read before it are classified.
     flush()
     progress.close()
     if not rows:
-        rows.append({"path": path, "error": f"--frames {args.frames} selects no frame of this file"})
+        rows.append(
+            {"path": path, "error": f"--frames {args.frames} selects no frame of this file"}
+        )
     return rows
 
 
@@ -378,7 +485,9 @@ class _Predictor:
                 if score[i] < classifier.offset_:
                     row["label"] = str(classifier.unknown_label)
             row["probability"] = round(float(proba[i, best]), 6)
-            row["probabilities"] = {str(c): round(float(p), 6) for c, p in zip(classifier.classes_, proba[i])}
+            row["probabilities"] = {
+                str(c): round(float(p), 6) for c, p in zip(classifier.classes_, proba[i])
+            }
             if extra is not None:
                 row["mutual_information"] = round(float(extra.mutual_information[i]), 6)
                 row["predictive_entropy"] = round(float(extra.predictive_entropy[i]), 6)
@@ -397,13 +506,17 @@ def _write(records, style, *, uncertainty, baseline, reject):
     # A CSV always has the frame column (empty for a file of one structure), a table only
     # when some row is a frame; a JSON object has "frame" only for the frame of a trajectory.
     frame = ["frame"] if style == "csv" or any("frame" in record for record in records) else []
-    columns = ["path", *frame, "label"] + (["nearest", "probability", "score"] if reject else ["probability"])
+    columns = ["path", *frame, "label"] + (
+        ["nearest", "probability", "score"] if reject else ["probability"]
+    )
     columns += ["mutual_information", "predictive_entropy"] if uncertainty else []
     columns += ["spglib"] if baseline else []
     if style == "json":
         print(json.dumps(records, indent=2))
     elif style == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=columns + ["error"], extrasaction="ignore", lineterminator="\n")
+        writer = csv.DictWriter(
+            sys.stdout, fieldnames=columns + ["error"], extrasaction="ignore", lineterminator="\n"
+        )
         writer.writeheader()
         writer.writerows(records)
     else:
@@ -411,7 +524,11 @@ def _write(records, style, *, uncertainty, baseline, reject):
         records = [dict(zip(columns, columns))] + records
         table = [[str(record.get(c, "")) for c in columns] for record in records]
         widths = [
-            max(len(cells[i]) for cells, record in zip(table, records) if i < where or "error" not in record)
+            max(
+                len(cells[i])
+                for cells, record in zip(table, records)
+                if i < where or "error" not in record
+            )
             for i in range(len(columns))
         ]
         for cells, record in zip(table, records):
@@ -423,9 +540,9 @@ def _write(records, style, *, uncertainty, baseline, reject):
 
 def _fingerprint(args):
     import numpy as np
+    from PIL import Image
     from pymatgen.core.periodic_table import Element
 
-    from ._png import write_png
     from .fingerprint import DiffractionFingerprint
     from .io import StructureError
 
@@ -442,7 +559,7 @@ def _fingerprint(args):
             continue
         image = fp.render([cluster])[0]
         target = output / f"{index:03d}_{Path(path).stem}.png"
-        write_png(target, np.transpose(image, (1, 2, 0)))
+        Image.fromarray(np.rint(np.transpose(image, (1, 2, 0)) * 255).astype(np.uint8)).save(target)
         species = ",".join(Element.from_Z(int(z)).symbol for z in np.unique(cluster.numbers))
         print(
             f"{path}: cluster of {len(cluster.numbers)} {species} atoms, "

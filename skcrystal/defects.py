@@ -144,7 +144,7 @@ class Vacancies(_DefectGenerator):
         self.random_state = random_state
 
     def _apply(self, structure, rng):
-        n_remove = int(round(self.fraction * len(structure)))
+        n_remove = round(self.fraction * len(structure))
         structure.remove_sites(rng.choice(len(structure), size=n_remove, replace=False).tolist())
         return structure
 
@@ -285,7 +285,9 @@ class ThermalDisplacements(_DefectGenerator):
         norm = np.sqrt(np.mean(field**2))
         if norm > 0:
             field *= rms / norm
-        return Structure(structure.lattice, structure.species, positions + field, coords_are_cartesian=True)
+        return Structure(
+            structure.lattice, structure.species, positions + field, coords_are_cartesian=True
+        )
 
 
 #: Wave vectors per block of :func:`debye_field` (bounds its memory to a few MB per 1000 atoms).
@@ -312,7 +314,9 @@ def debye_field(cell, positions, rng):
     reciprocal = 2 * np.pi * np.linalg.inv(cell).T
     q_debye = (6 * np.pi**2 * len(positions) / abs(np.linalg.det(cell))) ** (1 / 3)
     reach = np.floor(q_debye * np.linalg.norm(cell, axis=1) / (2 * np.pi)).astype(int)
-    m = np.stack(np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij"), axis=-1).reshape(-1, 3)
+    m = np.stack(
+        np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij"), axis=-1
+    ).reshape(-1, 3)
     # One of each pair +-m: the first non-zero index positive.
     sign = np.sign(np.where(m[:, 0] != 0, m[:, 0], np.where(m[:, 1] != 0, m[:, 1], m[:, 2])))
     q = m[sign > 0] @ reciprocal
@@ -378,7 +382,9 @@ class Substitutions(_DefectGenerator):
 
     def _apply(self, structure, rng):
         species = self._species()
-        chosen = rng.choice(len(structure), size=int(round(self.fraction * len(structure))), replace=False)
+        chosen = rng.choice(
+            len(structure), size=round(self.fraction * len(structure)), replace=False
+        )
         for site, kind in zip(chosen, rng.randint(len(species), size=len(chosen))):
             structure.replace(int(site), species[kind])
         return structure
@@ -510,7 +516,7 @@ def bcc_to_sc(structure, fraction_removed, *, min_atoms=MIN_ATOMS, random_state=
     # Body centres sit at half-integer coordinates of the conventional cube.
     centres = np.flatnonzero(np.all(np.abs((big.frac_coords * n) % 1 - 0.5) < 1e-3, axis=1))
     rng = check_random_state(random_state)
-    n_remove = int(round(fraction_removed * len(centres)))
+    n_remove = round(fraction_removed * len(centres))
     big.remove_sites(sorted(rng.choice(centres, size=n_remove, replace=False).tolist()))
     return big
 

@@ -352,7 +352,10 @@ def _attribute(classifier, images, method, targets, n_steps, layer, batch_size):
             target = torch.as_tensor(explained[start:stop], device=inputs.device)
             if method == "integrated_gradients":
                 attribution = algorithm.attribute(
-                    inputs, baselines=0.0, target=target, n_steps=n_steps,
+                    inputs,
+                    baselines=0.0,
+                    target=target,
+                    n_steps=n_steps,
                     internal_batch_size=batch_size,
                 )
             elif method == "saliency":
@@ -497,9 +500,13 @@ def _class_index(value, lookup, labels_only, name):
     except (KeyError, TypeError):
         pass
     n_classes = len(lookup)
-    if not labels_only and isinstance(value, Integral) and not isinstance(value, bool):
-        if 0 <= value < n_classes:
-            return int(value)
+    if (
+        not labels_only
+        and isinstance(value, Integral)
+        and not isinstance(value, bool)
+        and 0 <= value < n_classes
+    ):
+        return int(value)
     allowed = f"a label of classes_ {list(lookup)}"
     if not labels_only:
         allowed += f" or an index in 0..{n_classes - 1}"
@@ -519,7 +526,7 @@ def _resolve_layer(module, layer):
             return layer, named[layer]
         raise ValueError(f"unknown layer {layer!r}; allowed: {[n for n in named if n]}.")
     if isinstance(layer, bool) or not isinstance(layer, Integral):
-        raise ValueError(f"layer must be an int, a str or a torch.nn.Module, got {layer!r}.")
+        raise TypeError(f"layer must be an int, a str or a torch.nn.Module, got {layer!r}.")
     convolutions = [name for name, m in named.items() if isinstance(m, nn.Conv2d)]
     if not -len(convolutions) <= layer < len(convolutions):
         raise ValueError(

@@ -271,7 +271,9 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         """
         images, errors = self.transform_with_errors(X)
         if errors:
-            warnings.warn(self._error_summary(errors, len(check_sequence(X))), RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                self._error_summary(errors, len(check_sequence(X))), RuntimeWarning, stacklevel=2
+            )
         return images
 
     def transform_with_errors(self, X):
@@ -422,21 +424,31 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
 
         device = torch.device(self.device)
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"device={self.device!r} was asked for, but torch sees no CUDA device.")
+            raise ValueError(
+                f"device={self.device!r} was asked for, but torch sees no CUDA device."
+            )
         h, solid_angle = _diffraction.detector(
             self.wavelength, self.detector_distance, self.pixel_size, self.n_pixels
         )
         pixels = h.reshape(-1, 3)
-        q = 2 * np.pi * np.concatenate([pixels @ rot for rot in _diffraction.rotations(self.rotation_angle)])
+        q = (
+            2
+            * np.pi
+            * np.concatenate([pixels @ rot for rot in _diffraction.rotations(self.rotation_angle)])
+        )
         q = torch.as_tensor(q, dtype=torch.float32, device=device)
         s = np.linalg.norm(pixels, axis=1) / 2
         use_compiled = self._use_compiled(device, len(clusters))
         batches = [
-            self._batch_intensities(clusters[start : start + self.batch_size], q, s, device, use_compiled)
+            self._batch_intensities(
+                clusters[start : start + self.batch_size], q, s, device, use_compiled
+            )
             for start in range(0, len(clusters), self.batch_size)
         ]
         n = self.n_pixels
-        return (np.concatenate(batches) * solid_angle.reshape(1, 1, -1)).reshape(len(clusters), 6, n, n)
+        return (np.concatenate(batches) * solid_angle.reshape(1, 1, -1)).reshape(
+            len(clusters), 6, n, n
+        )
 
     def _use_compiled(self, device, n_crystals):
         if device.type != "cpu" or self.compile is False:
@@ -458,7 +470,9 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         for b, (cluster, (kinds, inverse)) in enumerate(zip(batch, species)):
             positions[b, : len(inverse)] = cluster.positions
             weights[b, np.arange(len(inverse)), inverse] = 1.0
-            factors[b, : len(kinds)] = _diffraction.form_factors(_diffraction.shifted(kinds, self.atomic_number_shift), s)
+            factors[b, : len(kinds)] = _diffraction.form_factors(
+                _diffraction.shifted(kinds, self.atomic_number_shift), s
+            )
         positions = torch.as_tensor(positions, device=device)
         weights = torch.as_tensor(weights, device=device)
         with torch.no_grad():

@@ -38,7 +38,8 @@ import contextlib
 import functools
 import os
 import warnings
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from io import StringIO
 from itertools import islice
@@ -213,10 +214,14 @@ def check_sequence(X):
         raise TypeError(
             f"{expected}, got a {type(X).__name__} (a mapping); pass list(X.values()) or list(X.keys())."
         )
-    if isinstance(X, Set):
+    if isinstance(X, AbstractSet):
         raise TypeError(
             f"{expected}, got a {type(X).__name__}, which has no order (the rows of the output "
             "would not match anything); pass a list."
+        )
+    if hasattr(X, "tocsr") or hasattr(X, "sparse"):
+        raise TypeError(
+            f"{expected}, got a sparse {type(X).__name__}: sparse input is not supported."
         )
     if isinstance(X, np.ndarray):
         if X.dtype != object and X.dtype.kind != "U":
@@ -225,7 +230,9 @@ def check_sequence(X):
                 "the fingerprint reads crystal structures, not feature vectors."
             )
         if X.ndim != 1:
-            raise TypeError(f"{expected}, got an array of shape {X.shape}; a 1-d array of items is needed.")
+            raise TypeError(
+                f"{expected}, got an array of shape {X.shape}; a 1-d array of items is needed."
+            )
     if not isinstance(X, Sequence) and not hasattr(X, "__iter__"):
         raise TypeError(f"{expected}, got {type(X).__name__}.")
     items = list(X)
@@ -337,7 +344,10 @@ def _portable(item):
     except StructureError as error:
         site_error = error
     return _Unchecked(
-        np.array(item.lattice.matrix, dtype=float), np.array(item.frac_coords, dtype=float), numbers, site_error
+        np.array(item.lattice.matrix, dtype=float),
+        np.array(item.frac_coords, dtype=float),
+        numbers,
+        site_error,
     )
 
 
@@ -371,7 +381,9 @@ def _convert(item):
         _check_ase(item)
         return item
     if isinstance(item, (bytes, bytearray)):
-        raise StructureError("unsupported type bytes; give a path as str or pathlib.Path (decode it first)")
+        raise StructureError(
+            "unsupported type bytes; give a path as str or pathlib.Path (decode it first)"
+        )
     raise StructureError(
         f"unsupported type {type(item).__module__}.{type(item).__qualname__}; expected a "
         "pymatgen Structure, an ASE Atoms or a path to a structure file"
@@ -401,7 +413,9 @@ def _ase_numbers(atoms):
     bad = np.flatnonzero((numbers < 1) | (numbers > MAX_ATOMIC_NUMBER))
     if len(bad):
         if np.all(numbers == 0):
-            raise StructureError("no atoms: only atomic number 0 (ASE's placeholder 'X', e.g. vacancies)")
+            raise StructureError(
+                "no atoms: only atomic number 0 (ASE's placeholder 'X', e.g. vacancies)"
+            )
         raise StructureError(
             f"atomic number(s) {sorted(set(numbers[bad].tolist()))} at atom(s) {_some(bad)} are not "
             f"elements (1 to {MAX_ATOMIC_NUMBER}; 0 is ASE's placeholder 'X')"
@@ -460,7 +474,10 @@ def _read(path):
             f"file of {stat.st_size} bytes is larger than skcrystal.io.MAX_FILE_BYTES "
             f"({MAX_FILE_BYTES} bytes); raise that limit if this machine has the memory"
         )
-    readers = [("pymatgen", _read_with_pymatgen), ("ASE", functools.partial(_read_with_ase, scanned=scanned))]
+    readers = [
+        ("pymatgen", _read_with_pymatgen),
+        ("ASE", functools.partial(_read_with_ase, scanned=scanned)),
+    ]
     if stat.st_size > ASE_FIRST_BYTES and path.suffix.lower() not in {".cif", ".mcif"}:
         readers.reverse()
     failures = []
@@ -519,7 +536,9 @@ def _check_file(path):
         with open(path, "rb") as handle:
             head = handle.read(_SNIFF_BYTES)
     except OSError as error:
-        raise StructureError(f"cannot be opened ({error.strerror or _first_line(error)})") from error
+        raise StructureError(
+            f"cannot be opened ({error.strerror or _first_line(error)})"
+        ) from error
     if stat.st_size <= _SNIFF_BYTES and not head.strip():
         raise StructureError("empty file (only whitespace)")
     return path, stat, head
@@ -696,7 +715,9 @@ def _selection(index):
     if not all(part is None or _is_integer(part) for part in (index.start, index.stop, index.step)):
         raise TypeError(f"the bounds of a slice index must be integers or None, got {index}")
     if index.step is not None and index.step <= 0:
-        raise ValueError(f"index {index}: the step must be positive (frames are read in file order)")
+        raise ValueError(
+            f"index {index}: the step must be positive (frames are read in file order)"
+        )
     return index, None
 
 
@@ -715,7 +736,9 @@ def _species_numbers(species):
     if species is None:
         return None
     if not isinstance(species, Mapping) or not species:
-        raise TypeError(f"species must be a non-empty mapping of LAMMPS atom types to elements, got {species!r}")
+        raise TypeError(
+            f"species must be a non-empty mapping of LAMMPS atom types to elements, got {species!r}"
+        )
     from ase.data import atomic_numbers
 
     numbers = {}
@@ -727,7 +750,9 @@ def _species_numbers(species):
         elif _is_integer(element) and 1 <= element <= MAX_ATOMIC_NUMBER:
             numbers[int(kind)] = int(element)
         else:
-            raise ValueError(f"species: {element!r} (for type {kind}) is not an element symbol or atomic number")
+            raise ValueError(
+                f"species: {element!r} (for type {kind}) is not an element symbol or atomic number"
+            )
     return numbers
 
 
@@ -743,7 +768,11 @@ def _frames(path, selection, species, *, check, wanted=None):
     try:
         file = _check_file(path)[0]
         scanned = _scanned_format(file)
-        frames = _scanned_frames(file, scanned, selection, species) if scanned else _other_frames(file, selection)
+        frames = (
+            _scanned_frames(file, scanned, selection, species)
+            if scanned
+            else _other_frames(file, selection)
+        )
         found = False
         for number, frame in frames:
             found = True
@@ -800,7 +829,9 @@ def _scanned_frames(path, scanned, selection, species):
                 return
             except Exception as error:  # the frames after it cannot be found
                 if number == 0:
-                    raise StructureError(f"could not be read as {scanned} ({_first_line(error)})") from error
+                    raise StructureError(
+                        f"could not be read as {scanned} ({_first_line(error)})"
+                    ) from error
                 yield number, error
                 return
             if text is not None:
@@ -858,7 +889,9 @@ def _other_frames(path, selection):
     import ase.io
 
     def iread(index):
-        return ase.io.iread(str(path), index=index, format=_ase_format(path), do_not_split_by_at_sign=True)
+        return ase.io.iread(
+            str(path), index=index, format=_ase_format(path), do_not_split_by_at_sign=True
+        )
 
     start, stop, step = _bounds(selection, lambda: sum(1 for _ in iread(slice(None))))
     frames, number = iread(slice(start, stop, step)), start
@@ -879,7 +912,9 @@ def _structure_to_atoms(structure):
     from ase import Atoms
 
     crystal = _to_crystal(structure)
-    return Atoms(numbers=crystal.numbers, scaled_positions=crystal.frac_coords, cell=crystal.cell, pbc=True)
+    return Atoms(
+        numbers=crystal.numbers, scaled_positions=crystal.frac_coords, cell=crystal.cell, pbc=True
+    )
 
 
 def _ase_format(path):
@@ -938,14 +973,18 @@ def _xyz_frames(lines, keep):
         except ValueError:
             n_atoms = -1
         if n_atoms < 0:
-            raise ValueError(f"expected the number of atoms of frame {number}, found {line.strip()[:40]!r}")
+            raise ValueError(
+                f"expected the number of atoms of frame {number}, found {line.strip()[:40]!r}"
+            )
         text = [line] if keep(number) else None
         found = 0
         for found, body in enumerate(islice(lines, n_atoms + 1), start=1):
             if text is not None:
                 text.append(body)
         if found < n_atoms + 1:
-            raise ValueError(f"frame {number} is cut short: {n_atoms} atoms announced, {max(found - 1, 0)} found")
+            raise ValueError(
+                f"frame {number} is cut short: {n_atoms} atoms announced, {max(found - 1, 0)} found"
+            )
         line = next(lines, "")
         while line.lstrip().startswith("VEC"):
             if text is not None:
@@ -959,7 +998,9 @@ def _dump_frames(lines, keep):
     """For each frame of a LAMMPS text dump (``ITEM: TIMESTEP`` to the next), as :func:`_xyz_frames`."""
     line = next(lines, "")
     if not line.startswith(_DUMP_START):
-        raise ValueError(f"not a LAMMPS text dump: its first line is {line.strip()[:40]!r}, not {_DUMP_START!r}")
+        raise ValueError(
+            f"not a LAMMPS text dump: its first line is {line.strip()[:40]!r}, not {_DUMP_START!r}"
+        )
     number = 0
     while line:
         text = [line] if keep(number) else None
@@ -1060,7 +1101,9 @@ def check_lattice(matrix):
         volume = abs(float(np.linalg.det(matrix)))
         bound = float(np.prod(lengths))
     if not np.isfinite(volume) or not np.isfinite(bound):
-        raise StructureError(f"lattice vectors too long (lengths {np.array2string(lengths, precision=3)} A)")
+        raise StructureError(
+            f"lattice vectors too long (lengths {np.array2string(lengths, precision=3)} A)"
+        )
     # Below a volume of 1e-12 of the product of the lengths, float64 rounding in the
     # determinant (about 1e-16 of that product) is no longer negligible.
     if np.any(lengths == 0) or volume <= 1e-12 * bound:
@@ -1108,7 +1151,9 @@ def _close_pairs(frac, cell):
 
     margin = MIN_DISTANCE * np.linalg.norm(np.linalg.inv(cell), axis=0)
     reach = np.ceil(margin).astype(int)
-    shifts = np.stack(np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij"), -1).reshape(-1, 3)
+    shifts = np.stack(
+        np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij"), -1
+    ).reshape(-1, 3)
     shifts = shifts[shifts.any(axis=1)]
     owners, images = [], []
     # A few shifts at a time: a big box never holds all its shifted copies at once.
@@ -1154,13 +1199,19 @@ def _structure_numbers(structure):
     species = [site.species for site in structure]
     empty = [i for i, composition in enumerate(species) if composition.num_atoms == 0]
     if len(empty) == len(structure):
-        raise StructureError(f"no atoms: only {len(empty)} vacancy placeholder site(s) with no species")
+        raise StructureError(
+            f"no atoms: only {len(empty)} vacancy placeholder site(s) with no species"
+        )
     if empty:
         raise StructureError(
             f"site(s) {_some(empty)} hold no atom (vacancy placeholders with no species); "
             "remove them, e.g. structure.remove_sites([...])"
         )
-    disordered = [i for i, composition in enumerate(species) if len(composition) != 1 or composition.num_atoms != 1]
+    disordered = [
+        i
+        for i, composition in enumerate(species)
+        if len(composition) != 1 or composition.num_atoms != 1
+    ]
     if disordered:
         raise StructureError(
             f"partial occupancies on {len(disordered)} site(s), first site {disordered[0]}; "

@@ -145,12 +145,18 @@ class LocalLabels:
         >>> result.phase_fractions(unknown="fill")
         {'fcc': 1.0}
         """
-        choices = {"keep": self.atom_labels, "drop": self.atom_labels, "fill": self.atom_filled_labels}
+        choices = {
+            "keep": self.atom_labels,
+            "drop": self.atom_labels,
+            "fill": self.atom_filled_labels,
+        }
         if unknown not in choices:
             raise ValueError(f"unknown must be 'keep', 'drop' or 'fill'; got {unknown!r}.")
         labels = choices[unknown]
         if unknown == "drop":
-            labels = labels[np.array([label != self.unknown_label for label in labels.tolist()], dtype=bool)]
+            labels = labels[
+                np.array([label != self.unknown_label for label in labels.tolist()], dtype=bool)
+            ]
         if len(labels) == 0:
             return {}
         values, counts = np.unique(labels.astype(str), return_counts=True)
@@ -175,13 +181,22 @@ class LocalLabels:
 
         atoms = _as_atoms(structure)
         if len(atoms) != len(self.atom_labels):
-            raise ValueError(f"the structure has {len(atoms)} atoms, the labels are for {len(self.atom_labels)}.")
+            raise ValueError(
+                f"the structure has {len(atoms)} atoms, the labels are for {len(self.atom_labels)}."
+            )
         index = {label: i for i, label in enumerate(self.classes.tolist())}
         atoms.new_array("skcrystal_label", np.array([str(label) for label in self.atom_labels]))
-        atoms.new_array("skcrystal_class", np.array([index.get(label, -1) for label in self.atom_labels.tolist()]))
-        atoms.new_array("skcrystal_proba", np.nan_to_num(np.nanmax(_filled(self.atom_proba), axis=1), nan=0.0))
+        atoms.new_array(
+            "skcrystal_class",
+            np.array([index.get(label, -1) for label in self.atom_labels.tolist()]),
+        )
+        atoms.new_array(
+            "skcrystal_proba", np.nan_to_num(np.nanmax(_filled(self.atom_proba), axis=1), nan=0.0)
+        )
         atoms.new_array("skcrystal_coverage", self.atom_coverage.astype(int))
-        atoms.new_array("skcrystal_filled", np.array([str(label) for label in self.atom_filled_labels]))
+        atoms.new_array(
+            "skcrystal_filled", np.array([str(label) for label in self.atom_filled_labels])
+        )
         ase.io.write(path, atoms, format="extxyz", append=append)
 
     def save_grid(self, path):
@@ -205,12 +220,30 @@ class LocalLabels:
             with path.open("w", newline="") as handle:
                 writer = csv.writer(handle)
                 classes = columns["classes"].tolist()
-                writer.writerow(["x", "y", "z", "label", "nearest", "score", "cluster_size", "on_lattice", *[f"p_{c}" for c in classes]])
+                writer.writerow(
+                    [
+                        "x",
+                        "y",
+                        "z",
+                        "label",
+                        "nearest",
+                        "score",
+                        "cluster_size",
+                        "on_lattice",
+                        *[f"p_{c}" for c in classes],
+                    ]
+                )
                 for i in range(len(self.centres)):
                     writer.writerow(
-                        [*np.round(self.centres[i], 4), columns["labels"][i], columns["nearest"][i],
-                         f"{self.scores[i]:.6g}", int(self.cluster_sizes[i]), f"{self.on_lattice[i]:.4f}",
-                         *[f"{p:.6g}" for p in self.proba[i]]]
+                        [
+                            *np.round(self.centres[i], 4),
+                            columns["labels"][i],
+                            columns["nearest"][i],
+                            f"{self.scores[i]:.6g}",
+                            int(self.cluster_sizes[i]),
+                            f"{self.on_lattice[i]:.4f}",
+                            *[f"{p:.6g}" for p in self.proba[i]],
+                        ]
                     )
         else:
             raise ValueError(f"save_grid writes .npz or .csv files; got {path.name!r}.")
@@ -288,7 +321,11 @@ class LocalClassifier(BaseEstimator):
             try:
                 labels.append(self.classify(sample).atom_labels)
             except (TypeError, ValueError) as error:
-                warnings.warn(f"sample {index} ({type(sample).__name__}) was not classified: {error}", RuntimeWarning, stacklevel=2)
+                warnings.warn(
+                    f"sample {index} ({type(sample).__name__}) was not classified: {error}",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
                 labels.append(None)
         return labels
 
@@ -342,11 +379,16 @@ class LocalClassifier(BaseEstimator):
         # With workers carving regions on the other cores, a main process that renders with
         # several threads competes with them (10 % fewer regions per second on two cores).
         threads = 1 if effective_n_jobs(self.n_jobs) > 1 else None
-        with _torch_threads(threads), Parallel(n_jobs=self.n_jobs, return_as="generator") as parallel:
+        with (
+            _torch_threads(threads),
+            Parallel(n_jobs=self.n_jobs, return_as="generator") as parallel,
+        ):
             # A generator: the workers carve the next regions while this process renders and
             # classifies the last ones.
             results = parallel(
-                delayed(_region_task)(relative, members, numbers[members], fingerprint.target_n_atoms)
+                delayed(_region_task)(
+                    relative, members, numbers[members], fingerprint.target_n_atoms
+                )
                 for relative, members in regions()
             )
             for start in range(0, len(centres), CHUNK_REGIONS):
@@ -358,10 +400,17 @@ class LocalClassifier(BaseEstimator):
                         region["labels"][start + k] = unknown_label
                 for k in good:
                     _, members, on_lattice, _ = chunk[k]
-                    region["cluster_sizes"][start + k], region["on_lattice"][start + k] = len(members), on_lattice
+                    region["cluster_sizes"][start + k], region["on_lattice"][start + k] = (
+                        len(members),
+                        on_lattice,
+                    )
                 # A region that is not one crystal is unknown whatever the network says: it
                 # is not rendered (most regions of a fine-grained polycrystal).
-                astride = [k for k in good if chunk[k][2] < MIN_ON_LATTICE] if unknown_label is not None else []
+                astride = (
+                    [k for k in good if chunk[k][2] < MIN_ON_LATTICE]
+                    if unknown_label is not None
+                    else []
+                )
                 for k in astride:
                     region["labels"][start + k] = unknown_label
                     vote.add(chunk[k][1], None, True, chunk[k][3])
@@ -373,7 +422,12 @@ class LocalClassifier(BaseEstimator):
                     region["proba"][rows], region["scores"][rows] = proba, scores
                     region["labels"][rows], region["nearest"][rows] = labels, nearest
                     for k, p, label in zip(crystals, proba, labels):
-                        vote.add(chunk[k][1], p, unknown_label is not None and label == unknown_label, chunk[k][3])
+                        vote.add(
+                            chunk[k][1],
+                            p,
+                            unknown_label is not None and label == unknown_label,
+                            chunk[k][3],
+                        )
                 bar.update(len(chunk))
         bar.close()
         if errors:
@@ -389,13 +443,15 @@ class LocalClassifier(BaseEstimator):
         alone = np.flatnonzero(vote.count == 0)
         if len(alone) and len(centres):
             _, nearest = _nearest_centre(positions[alone], centres, cell)
-            atom_labels[alone] = region["labels"][nearest]
+            atom_labels[alone] = held[alone] = region["labels"][nearest]
             atom_proba[alone] = region["proba"][nearest]
         return LocalLabels(
             centres=centres,
             classes=classifier.classes_,
             atom_labels=atom_labels,
-            atom_filled_labels=_filled_labels(held, positions, centres, region["labels"], cell, radius, unknown_label),
+            atom_filled_labels=_filled_labels(
+                held, positions, centres, region["labels"], cell, radius, unknown_label
+            ),
             atom_proba=atom_proba,
             atom_coverage=vote.count,
             unknown_label=unknown_label,
@@ -407,7 +463,9 @@ class LocalClassifier(BaseEstimator):
         model = _shipped(self.device or "cpu") if self.model is None else self.model
         steps = getattr(model, "named_steps", {})
         if "fingerprint" not in steps or "classifier" not in steps:
-            raise TypeError("model must be a pipeline with steps 'fingerprint' and 'classifier' (as load_pretrained returns).")
+            raise TypeError(
+                "model must be a pipeline with steps 'fingerprint' and 'classifier' (as load_pretrained returns)."
+            )
         return steps["fingerprint"], steps["classifier"]
 
     def __sklearn_tags__(self):
@@ -565,7 +623,10 @@ class _Neighbourhoods:
         """``(positions relative to the centre, atom indices)`` for each centre."""
         return [
             (self.images[found] - centre, self.owners[found])
-            for centre, found in zip(centres, (np.sort(f) for f in map(np.asarray, self.tree.query_ball_point(centres, radius))))
+            for centre, found in zip(
+                centres,
+                (np.sort(f) for f in map(np.asarray, self.tree.query_ball_point(centres, radius))),
+            )
         ]
 
 
@@ -632,8 +693,12 @@ def _read_sample(sample, shift):
     if len(positions) == 0 or not np.isfinite(positions).all():
         raise ValueError("the sample has no atoms, or positions that are not finite.")
     if cell is not None and not abs(np.linalg.det(cell)) > 0:
-        raise ValueError("the sample's cell has no volume; give a periodic box or a point cloud (pbc False).")
+        raise ValueError(
+            "the sample's cell has no volume; give a periodic box or a point cloud (pbc False)."
+        )
     missing = _diffraction.missing_form_factors(numbers, shift)
     if missing:
-        raise ValueError(f"no X-ray form factor for atomic number(s) {missing}; tabulated atomic numbers are 1 to 98.")
+        raise ValueError(
+            f"no X-ray form factor for atomic number(s) {missing}; tabulated atomic numbers are 1 to 98."
+        )
     return positions, np.asarray(numbers), cell

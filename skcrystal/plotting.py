@@ -18,14 +18,18 @@ def _pyplot():
     try:
         import matplotlib.pyplot as plt
     except ImportError as error:  # pragma: no cover - depends on the installation
-        raise ImportError("skcrystal.plotting needs matplotlib: pip install 'skcrystal[plots]'.") from error
+        raise ImportError(
+            "skcrystal.plotting needs matplotlib: pip install 'skcrystal[plots]'."
+        ) from error
     return plt
 
 
 def _image(image):
     image = np.asarray(image, dtype=float)
     if image.ndim != 3 or image.shape[0] != 3:
-        raise ValueError(f"expected one fingerprint of shape (3, n_pixels, n_pixels), got shape {image.shape}.")
+        raise ValueError(
+            f"expected one fingerprint of shape (3, n_pixels, n_pixels), got shape {image.shape}."
+        )
     return image
 
 
@@ -58,7 +62,9 @@ def plot_fingerprint(image, *, axes=None, channels=True, title=None):
     image = _image(image)
     if axes is None:
         plt = _pyplot()
-        _, axes = plt.subplots(1, 4 if channels else 1, figsize=(10 if channels else 3, 3), squeeze=False)
+        _, axes = plt.subplots(
+            1, 4 if channels else 1, figsize=(10 if channels else 3, 3), squeeze=False
+        )
     axes = np.ravel(axes)
     axes[0].imshow(np.clip(np.transpose(image, (1, 2, 0)), 0, 1), origin="lower")
     axes[0].set_title("RGB" if title is None else title)
@@ -154,11 +160,15 @@ def plot_probabilities(x, proba, classes, *, std=None, ax=None, xlabel=None, min
     x = np.asarray(x, dtype=float)
     proba = np.asarray(proba, dtype=float)
     if proba.shape != (len(x), len(classes)):
-        raise ValueError(f"proba has shape {proba.shape}; expected (len(x), len(classes)) = ({len(x)}, {len(classes)}).")
+        raise ValueError(
+            f"proba has shape {proba.shape}; expected (len(x), len(classes)) = ({len(x)}, {len(classes)})."
+        )
     if std is not None:
         std = np.asarray(std, dtype=float)
         if std.shape != proba.shape:
-            raise ValueError(f"std has shape {std.shape}; expected the shape of proba, {proba.shape}.")
+            raise ValueError(
+                f"std has shape {std.shape}; expected the shape of proba, {proba.shape}."
+            )
     if ax is None:
         _, ax = _pyplot().subplots(figsize=(6, 4))
     for column, label in enumerate(classes):
@@ -210,7 +220,9 @@ def plot_confusion_matrix(y_true, y_pred, *, labels=None, normalize="true", ax=N
     _pyplot()
     kwargs.setdefault("values_format", ".2f" if normalize else "d")
     kwargs.setdefault("colorbar", False)
-    return ConfusionMatrixDisplay.from_predictions(y_true, y_pred, labels=labels, normalize=normalize, ax=ax, **kwargs)
+    return ConfusionMatrixDisplay.from_predictions(
+        y_true, y_pred, labels=labels, normalize=normalize, ax=ax, **kwargs
+    )
 
 
 #: Colours of the labels in slice maps (classes, then "unknown" and any other label in grey).
@@ -226,7 +238,9 @@ LABEL_COLOURS = {
 }
 
 
-def plot_slice_map(positions, labels, *, axis=2, position=None, thickness=3.0, ax=None, title=None, size=6.0):
+def plot_slice_map(
+    positions, labels, *, axis=2, position=None, thickness=3.0, ax=None, title=None, size=6.0
+):
     """The atoms of a slab of a large sample, coloured by label (a slice map).
 
     Parameters
@@ -263,7 +277,9 @@ def plot_slice_map(positions, labels, *, axis=2, position=None, thickness=3.0, a
     positions = np.asarray(positions, dtype=float)
     labels = np.asarray(labels).astype(str)
     if positions.ndim != 2 or positions.shape[1] != 3 or len(labels) != len(positions):
-        raise ValueError(f"positions must be (n, 3) and labels (n,); got {positions.shape} and {labels.shape}.")
+        raise ValueError(
+            f"positions must be (n, 3) and labels (n,); got {positions.shape} and {labels.shape}."
+        )
     if axis not in (0, 1, 2):
         raise ValueError(f"axis must be 0, 1 or 2, got {axis!r}.")
     depth = positions[:, axis]
@@ -275,7 +291,14 @@ def plot_slice_map(positions, labels, *, axis=2, position=None, thickness=3.0, a
         _, ax = _pyplot().subplots(figsize=(5, 5))
     for label in sorted(set(labels[slab].tolist()), key=lambda name: (name == "unknown", name)):
         mine = labels[slab] == label
-        ax.scatter(x[mine], y[mine], s=size, color=LABEL_COLOURS.get(label, "0.5"), label=label, linewidths=0)
+        ax.scatter(
+            x[mine],
+            y[mine],
+            s=size,
+            color=LABEL_COLOURS.get(label, "0.5"),
+            label=label,
+            linewidths=0,
+        )
     ax.set_aspect("equal")
     names = [name for k, name in enumerate("xyz") if k != axis]
     ax.set_xlabel(f"{names[0]} (A)")

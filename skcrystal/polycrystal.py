@@ -32,7 +32,15 @@ GRAINS = {
 MIN_SEPARATION = 0.7
 
 
-def make_polycrystal(size=60.0, n_grains=8, *, classes=("fcc", "bcc", "hex/rh"), element="Cu", nn_distance=2.55, random_state=None):
+def make_polycrystal(
+    size=60.0,
+    n_grains=8,
+    *,
+    classes=("fcc", "bcc", "hex/rh"),
+    element="Cu",
+    nn_distance=2.55,
+    random_state=None,
+):
     """A periodic Voronoi polycrystal: grains of several classes in random orientations.
 
     Parameters
@@ -80,13 +88,24 @@ def make_polycrystal(size=60.0, n_grains=8, *, classes=("fcc", "bcc", "hex/rh"),
         # The grain's Voronoi cell lies within half a box of its seed: filled there, with a
         # lattice site on the seed, and wrapped, the grain is one crystal across the box faces.
         seed = seeds[grain]
-        points = _lattice_points(cell, basis, seed, seed - size / 2 - nn_distance, seed + size / 2 + nn_distance)
+        points = _lattice_points(
+            cell, basis, seed, seed - size / 2 - nn_distance, seed + size / 2 + nn_distance
+        )
         return np.mod(points[tree.query(points)[1] == unshifted[grain]], size)
 
     def boundary_distance(points, grain):
         return _voronoi_distance(points, grain, images, owners)
 
-    return _assemble(size, grain_classes, rotations, grain_points, boundary_distance, element, nn_distance, seeds=seeds)
+    return _assemble(
+        size,
+        grain_classes,
+        rotations,
+        grain_points,
+        boundary_distance,
+        element,
+        nn_distance,
+        seeds=seeds,
+    )
 
 
 def make_precipitates(
@@ -132,7 +151,9 @@ def make_precipitates(
     """
     from scipy.spatial.transform import Rotation
 
-    if matrix not in GRAINS or not np.allclose(_crystal(matrix, element, nn_distance).lattice.angles, 90):
+    if matrix not in GRAINS or not np.allclose(
+        _crystal(matrix, element, nn_distance).lattice.angles, 90
+    ):
         raise ValueError(f"the matrix must be a cubic class (fcc, bcc, sc, diam); got {matrix!r}.")
     edge = _crystal(matrix, element, nn_distance).lattice.a
     size = edge * max(1, round(size / edge))
@@ -153,13 +174,27 @@ def make_precipitates(
     def grain_points(grain, cell, basis):
         centre = np.zeros(3) if grain == 0 else centres[grain - 1]
         reach = size if grain == 0 else radius + nn_distance
-        points = np.mod(_lattice_points(cell, basis, centre, centre - (0 if grain == 0 else reach), centre + reach), size)
+        points = np.mod(
+            _lattice_points(
+                cell, basis, centre, centre - (0 if grain == 0 else reach), centre + reach
+            ),
+            size,
+        )
         return points[owner(points) == grain]
 
     def boundary_distance(points, grain):
         return np.abs(distances(points)).min(axis=1)
 
-    return _assemble(size, [matrix] + [precipitate] * n_precipitates, rotations, grain_points, boundary_distance, element, nn_distance, seeds=centres)
+    return _assemble(
+        size,
+        [matrix] + [precipitate] * n_precipitates,
+        rotations,
+        grain_points,
+        boundary_distance,
+        element,
+        nn_distance,
+        seeds=centres,
+    )
 
 
 def atom_probe(atoms, efficiency=0.5, sigma=(0.1, 0.1, 0.3), *, random_state=None):
@@ -208,7 +243,9 @@ def _crystal(name, element, nn_distance):
     return build(prototype, element, nn_distance, params)
 
 
-def _assemble(size, grain_classes, rotations, grain_points, boundary_distance, element, nn_distance, seeds):
+def _assemble(
+    size, grain_classes, rotations, grain_points, boundary_distance, element, nn_distance, seeds
+):
     """Fill a periodic box grain by grain (``grain_points(grain, cell, basis)`` gives the
     grain's sites in the box)."""
     from ase import Atoms
@@ -225,7 +262,9 @@ def _assemble(size, grain_classes, rotations, grain_points, boundary_distance, e
     positions, grains = np.concatenate(positions), np.concatenate(grains)
     # Atoms of two grains on top of each other at a boundary (or a site on the box face
     # twice): keep the first.
-    pairs = cKDTree(positions, boxsize=size).query_pairs(MIN_SEPARATION * nn_distance, output_type="ndarray")
+    pairs = cKDTree(positions, boxsize=size).query_pairs(
+        MIN_SEPARATION * nn_distance, output_type="ndarray"
+    )
     drop = np.zeros(len(positions), dtype=bool)
     for i, j in pairs[np.lexsort(pairs.T[::-1])]:
         if not drop[i]:
@@ -235,9 +274,18 @@ def _assemble(size, grain_classes, rotations, grain_points, boundary_distance, e
     for grain in np.unique(grains):
         mine = grains == grain
         distance[mine] = boundary_distance(positions[mine], grain)
-    atoms = Atoms(symbols=[element] * len(positions), positions=positions, cell=np.eye(3) * size, pbc=True)
+    atoms = Atoms(
+        symbols=[element] * len(positions), positions=positions, cell=np.eye(3) * size, pbc=True
+    )
     labels = np.array(grain_classes)[grains]
-    truth = Bunch(labels=labels, grain=grains, boundary_distance=distance, seeds=seeds, classes=list(grain_classes), rotations=rotations)
+    truth = Bunch(
+        labels=labels,
+        grain=grains,
+        boundary_distance=distance,
+        seeds=seeds,
+        classes=list(grain_classes),
+        rotations=rotations,
+    )
     return atoms, truth
 
 
@@ -248,8 +296,12 @@ def _lattice_points(cell, frac_basis, origin, low, high):
     corners = np.array(np.meshgrid(*zip(low, high), indexing="ij")).reshape(3, -1).T
     frac = (corners - origin) @ np.linalg.inv(cell)
     first, last = np.floor(frac.min(axis=0)) - 1, np.ceil(frac.max(axis=0)) + 1
-    cells = np.stack(np.meshgrid(*[np.arange(a, b) for a, b in zip(first, last)], indexing="ij"), axis=-1).reshape(-1, 3)
-    points = origin + ((cells[:, None, :] + np.asarray(frac_basis)[None, :, :]) @ cell).reshape(-1, 3)
+    cells = np.stack(
+        np.meshgrid(*[np.arange(a, b) for a, b in zip(first, last)], indexing="ij"), axis=-1
+    ).reshape(-1, 3)
+    points = origin + ((cells[:, None, :] + np.asarray(frac_basis)[None, :, :]) @ cell).reshape(
+        -1, 3
+    )
     return points[np.all((points >= low) & (points < high), axis=1)]
 
 
@@ -276,12 +328,16 @@ def _voronoi_distance(points, grain, images, owners):
         gap = images[None, :, :] - nearest_own[:, None, :]
         middle = (nearest_own[:, None, :] + images[None, :, :]) / 2
         length = np.linalg.norm(gap, axis=2)
-        to_plane = ((middle - block[:, None, :]) * gap).sum(axis=2) / np.where(length > 0, length, 1.0)
+        to_plane = ((middle - block[:, None, :]) * gap).sum(axis=2) / np.where(
+            length > 0, length, 1.0
+        )
         distance[start : start + 4096] = np.where(length > 0, to_plane, np.inf).min(axis=1)
     return distance
 
 
-def make_stacking(layers=("fcc", 12, "hex/rh", 12), *, repeats=(8, 5), element="Co", nn_distance=2.5):
+def make_stacking(
+    layers=("fcc", 12, "hex/rh", 12), *, repeats=(8, 5), element="Co", nn_distance=2.5
+):
     """Close-packed layers stacked as fcc (ABC) and hcp (AB) lamellae, coherent, periodic.
 
     Layers are stacked along z; a lamella of ``n`` layers continues the stacking as fcc (the
@@ -314,8 +370,14 @@ def make_stacking(layers=("fcc", 12, "hex/rh", 12), *, repeats=(8, 5), element="
     from ase import Atoms
 
     kinds, counts = list(layers[0::2]), [int(n) for n in layers[1::2]]
-    if any(kind not in ("fcc", "hex/rh") for kind in kinds) or len(kinds) != len(counts) or min(counts, default=0) < 2:
-        raise ValueError(f"layers must alternate 'fcc' or 'hex/rh' and a count of at least 2; got {layers!r}.")
+    if (
+        any(kind not in ("fcc", "hex/rh") for kind in kinds)
+        or len(kinds) != len(counts)
+        or min(counts, default=0) < 2
+    ):
+        raise ValueError(
+            f"layers must alternate 'fcc' or 'hex/rh' and a count of at least 2; got {layers!r}."
+        )
     sequence = [0, 1]
     for kind, count in zip(kinds, counts):
         for _ in range(count):
@@ -342,8 +404,13 @@ def make_stacking(layers=("fcc", 12, "hex/rh", 12), *, repeats=(8, 5), element="
     cell = np.diag([cell_xy[0] * nx, cell_xy[1] * ny, spacing * n_layers])
     atoms = Atoms(symbols=[element] * len(positions), positions=positions, cell=cell, pbc=True)
     other = [np.flatnonzero(labels_of_layer != label) for label in labels_of_layer]
-    steps = np.array([
-        min((min(abs(k - j), n_layers - abs(k - j)) for j in others), default=n_layers) for k, others in enumerate(other)
-    ])
+    steps = np.array(
+        [
+            min((min(abs(k - j), n_layers - abs(k - j)) for j in others), default=n_layers)
+            for k, others in enumerate(other)
+        ]
+    )
     distance = steps[layer_index] * spacing
-    return atoms, Bunch(labels=labels_of_layer[layer_index], layer=layer_index, boundary_distance=distance)
+    return atoms, Bunch(
+        labels=labels_of_layer[layer_index], layer=layer_index, boundary_distance=distance
+    )

@@ -13,7 +13,9 @@ from pymatgen.core import Lattice, Structure
 NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
 settings.register_profile("default", phases=NO_SHRINK)
 settings.register_profile("ci", phases=NO_SHRINK, derandomize=True, print_blob=True)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default"))
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default")
+)
 
 
 def _build(lattice, species, coords, group):
@@ -30,9 +32,15 @@ def make_crystals():
         "bcc": (_build(Lattice.cubic(3.16), ["W"], [[0, 0, 0]], "Im-3m"), "bcc"),
         "sc": (_build(Lattice.cubic(3.35), ["Po"], [[0, 0, 0]], "Pm-3m"), "sc"),
         "diam": (_build(Lattice.cubic(5.43), ["Si"], [[0, 0, 0]], "Fd-3m"), "diam"),
-        "hcp": (_build(Lattice.hexagonal(3.21, 5.21), ["Mg"], [[1 / 3, 2 / 3, 0.25]], "P6_3/mmc"), "hex/rh"),
+        "hcp": (
+            _build(Lattice.hexagonal(3.21, 5.21), ["Mg"], [[1 / 3, 2 / 3, 0.25]], "P6_3/mmc"),
+            "hex/rh",
+        ),
         "bct139": (_build(Lattice.tetragonal(3.25, 4.95), ["In"], [[0, 0, 0]], "I4/mmm"), "bct139"),
-        "bct141": (_build(Lattice.tetragonal(5.83, 3.18), ["Sn"], [[0, 0, 0]], "I4_1/amd"), "bct141"),
+        "bct141": (
+            _build(Lattice.tetragonal(5.83, 3.18), ["Sn"], [[0, 0, 0]], "I4_1/amd"),
+            "bct141",
+        ),
     }
 
 
@@ -41,8 +49,15 @@ def make_more_hex():
     return {
         "hR1": _build(Lattice.hexagonal(3.46, 6.71), ["Hg"], [[0, 0, 0]], "R-3m"),
         "hR2": _build(Lattice.hexagonal(3.76, 10.55), ["As"], [[0, 0, 0.227]], "R-3m"),
-        "hR3": _build(Lattice.hexagonal(3.63, 26.2), ["Sm", "Sm"], [[0, 0, 0], [0, 0, 0.222]], "R-3m"),
-        "hP4": _build(Lattice.hexagonal(3.77, 12.16), ["La", "La"], [[0, 0, 0], [1 / 3, 2 / 3, 0.25]], "P6_3/mmc"),
+        "hR3": _build(
+            Lattice.hexagonal(3.63, 26.2), ["Sm", "Sm"], [[0, 0, 0], [0, 0, 0.222]], "R-3m"
+        ),
+        "hP4": _build(
+            Lattice.hexagonal(3.77, 12.16),
+            ["La", "La"],
+            [[0, 0, 0], [1 / 3, 2 / 3, 0.25]],
+            "P6_3/mmc",
+        ),
     }
 
 
@@ -60,5 +75,7 @@ def crystal(request):
 def rotated(structure, rotation):
     """The same crystal with lattice and positions turned by ``rotation``."""
     return Structure(
-        Lattice(structure.lattice.matrix @ np.asarray(rotation).T), structure.species, structure.frac_coords
+        Lattice(structure.lattice.matrix @ np.asarray(rotation).T),
+        structure.species,
+        structure.frac_coords,
     )

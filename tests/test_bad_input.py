@@ -24,15 +24,33 @@ from skcrystal import DiffractionFingerprint
 from skcrystal.io import StructureError
 
 #: A small detector with the paper's field of view: fast, and still a real image.
-FAST = {"n_pixels": 16, "pixel_size": 1.6e-3, "beam_stop_radius": 1.25, "target_n_atoms": 32, "compile": False}
+FAST = {
+    "n_pixels": 16,
+    "pixel_size": 1.6e-3,
+    "beam_stop_radius": 1.25,
+    "target_n_atoms": 32,
+    "compile": False,
+}
 FE = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
-CU = Structure(Lattice.cubic(3.61), ["Cu"] * 4, [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+CU = Structure(
+    Lattice.cubic(3.61), ["Cu"] * 4, [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]]
+)
 #: Beginnings of messages that would betray an error leaking from numpy, torch or pymatgen.
-RAW = ("unexpected", "LinAlgError", "IndexError", "KeyError", "AttributeError", "Traceback", "RuntimeError")
+RAW = (
+    "unexpected",
+    "LinAlgError",
+    "IndexError",
+    "KeyError",
+    "AttributeError",
+    "Traceback",
+    "RuntimeError",
+)
 
 
 def _cu(lattice=None, coords=((0, 0, 0),), species=("Cu",), **kwargs):
-    return Structure(Lattice.cubic(3.0) if lattice is None else lattice, list(species), list(coords), **kwargs)
+    return Structure(
+        Lattice.cubic(3.0) if lattice is None else lattice, list(species), list(coords), **kwargs
+    )
 
 
 def _file(name, content):
@@ -81,7 +99,13 @@ def _skewed(structure, shear):
     """The same crystal in the cell ``(a, b + shear a, c + shear b)``."""
     m = structure.lattice.matrix
     skewed = Lattice([m[0], m[1] + shear * m[0], m[2] + shear * m[1]])
-    return Structure(skewed, structure.species, structure.cart_coords, coords_are_cartesian=True, to_unit_cell=True)
+    return Structure(
+        skewed,
+        structure.species,
+        structure.cart_coords,
+        coords_are_cartesian=True,
+        to_unit_cell=True,
+    )
 
 
 @dataclass
@@ -91,13 +115,17 @@ class Case:
     id: str
     build: object
     words: str
-    where: str = "item"  # "item": X = [FE, item]; "X": X itself; "param": DiffractionFingerprint(**params)
+    where: str = (
+        "item"  # "item": X = [FE, item]; "X": X itself; "param": DiffractionFingerprint(**params)
+    )
     error: type = StructureError
     params: dict = field(default_factory=dict)
 
 
 def item(case_id, value, words, **params):
-    return Case(case_id, value if callable(value) else (lambda t, m, v=value: v), words, params=params)
+    return Case(
+        case_id, value if callable(value) else (lambda t, m, v=value: v), words, params=params
+    )
 
 
 def x(case_id, value, words, error=TypeError):
@@ -105,7 +133,14 @@ def x(case_id, value, words, error=TypeError):
 
 
 def param(name, value, words=None):
-    return Case(f"param-{name}={value!r}", None, words or f"'{name}' parameter", "param", InvalidParameterError, {name: value})
+    return Case(
+        f"param-{name}={value!r}",
+        None,
+        words or f"'{name}' parameter",
+        "param",
+        InvalidParameterError,
+        {name: value},
+    )
 
 
 CASES = [
@@ -129,7 +164,11 @@ CASES = [
     item("item-bytes-path", b"Fe.cif", "unsupported type bytes"),
     item("item-dict", {"lattice": 2.87, "species": ["Fe"]}, "unsupported type builtins.dict"),
     item("item-numpy-array", np.eye(3), "unsupported type numpy.ndarray"),
-    item("item-Molecule", Molecule(["H", "H"], [[0, 0, 0], [0, 0, 0.74]]), "a Molecule has no lattice"),
+    item(
+        "item-Molecule",
+        Molecule(["H", "H"], [[0, 0, 0], [0, 0, 0.74]]),
+        "a Molecule has no lattice",
+    ),
     # structures that are no usable crystal
     item("no-atoms", Structure(Lattice.cubic(3.0), [], []), "no atoms"),
     item("nan-coordinates", _cu(coords=[[np.nan, 0, 0]]), "non-finite atomic coordinates"),
@@ -139,37 +178,96 @@ CASES = [
     item("inf-lattice", _cu(Lattice(np.diag([3, np.inf, 3]))), "non-finite lattice vectors"),
     item("zero-lattice", _cu(Lattice(np.zeros((3, 3)))), "singular lattice"),
     item("coplanar-lattice", _cu(Lattice([[3, 0, 0], [0, 3, 0], [3, 3, 0]])), "singular lattice"),
-    item("nearly-coplanar-lattice", _cu(Lattice([[3, 0, 0], [0, 3, 0], [3, 3, 1e-9]])), "length 1e-09 A, shorter"),
+    item(
+        "nearly-coplanar-lattice",
+        _cu(Lattice([[3, 0, 0], [0, 3, 0], [3, 3, 1e-9]])),
+        "length 1e-09 A, shorter",
+    ),
     item("lattice-vector-0.01-A", _cu(Lattice.cubic(0.01)), "shorter than MIN_DISTANCE"),
     item("cell-too-skewed-for-float64", _skewed(CU, 10**7), "too skewed for float64"),
-    item("overlapping-atoms", _cu(coords=[[0, 0, 0], [0.01, 0, 0]], species=["Cu"] * 2), "on top of each other"),
-    item("overlapping-periodic-image", _cu(coords=[[0, 0, 0], [0.99, 0, 0]], species=["Cu"] * 2), "on top of each other"),
+    item(
+        "overlapping-atoms",
+        _cu(coords=[[0, 0, 0], [0.01, 0, 0]], species=["Cu"] * 2),
+        "on top of each other",
+    ),
+    item(
+        "overlapping-periodic-image",
+        _cu(coords=[[0, 0, 0], [0.99, 0, 0]], species=["Cu"] * 2),
+        "on top of each other",
+    ),
     item("partial-occupancy", _cu(species=[{"Cu": 0.5, "Au": 0.5}]), "partial occupancies"),
     item("dummy-species-X0+", _cu(species=[DummySpecies("X")]), "dummy species"),
-    item("vacancy-placeholders-only", _cu(species=[{}], coords=[[0, 0, 0]]), "only 1 vacancy placeholder"),
-    item("one-vacancy-placeholder", _cu(species=["Cu", {}], coords=[[0, 0, 0], [0.5, 0.5, 0.5]]), "hold no atom"),
-    item("Es-has-no-form-factor", _cu(species=["Es"]), "no X-ray form factor for atomic number(s) [99]"),
-    item("shift-below-1", _cu(species=["H"]), "no X-ray form factor for atomic number(s) [1]", atomic_number_shift=-1),
+    item(
+        "vacancy-placeholders-only",
+        _cu(species=[{}], coords=[[0, 0, 0]]),
+        "only 1 vacancy placeholder",
+    ),
+    item(
+        "one-vacancy-placeholder",
+        _cu(species=["Cu", {}], coords=[[0, 0, 0], [0.5, 0.5, 0.5]]),
+        "hold no atom",
+    ),
+    item(
+        "Es-has-no-form-factor",
+        _cu(species=["Es"]),
+        "no X-ray form factor for atomic number(s) [99]",
+    ),
+    item(
+        "shift-below-1",
+        _cu(species=["H"]),
+        "no X-ray form factor for atomic number(s) [1]",
+        atomic_number_shift=-1,
+    ),
     # ASE Atoms
     item("ase-no-atoms", Atoms(cell=[3, 3, 3], pbc=True), "no atoms"),
     item("ase-no-cell", Atoms("Cu2", positions=[[0, 0, 0], [0, 0, 2.5]]), "no periodic cell"),
-    item("ase-no-pbc", Atoms("Cu", cell=[3, 3, 3], pbc=False), "not periodic in all three directions"),
-    item("ase-slab-pbc", Atoms("Cu", cell=[3, 3, 3], pbc=[True, True, False]), "pbc=[True, True, False]"),
-    item("ase-coplanar-cell", Atoms("Cu", cell=[[3, 0, 0], [0, 3, 0], [3, 3, 0]], pbc=True), "singular lattice"),
-    item("ase-nan-positions", Atoms("Cu", positions=[[np.nan, 0, 0]], cell=[3, 3, 3], pbc=True), "non-finite"),
+    item(
+        "ase-no-pbc", Atoms("Cu", cell=[3, 3, 3], pbc=False), "not periodic in all three directions"
+    ),
+    item(
+        "ase-slab-pbc",
+        Atoms("Cu", cell=[3, 3, 3], pbc=[True, True, False]),
+        "pbc=[True, True, False]",
+    ),
+    item(
+        "ase-coplanar-cell",
+        Atoms("Cu", cell=[[3, 0, 0], [0, 3, 0], [3, 3, 0]], pbc=True),
+        "singular lattice",
+    ),
+    item(
+        "ase-nan-positions",
+        Atoms("Cu", positions=[[np.nan, 0, 0]], cell=[3, 3, 3], pbc=True),
+        "non-finite",
+    ),
     item("ase-Z-119", Atoms(numbers=[119], cell=[3, 3, 3], pbc=True), "atomic number(s) [119]"),
     item("ase-placeholder-X-only", Atoms("X", cell=[3, 3, 3], pbc=True), "placeholder 'X'"),
     # files
-    item("plain-xyz-without-cell", _file("molecule.xyz", "2\nH2\nH 0 0 0\nH 0 0 0.74\n"), "no periodic cell"),
+    item(
+        "plain-xyz-without-cell",
+        _file("molecule.xyz", "2\nH2\nH 0 0 0\nH 0 0 0.74\n"),
+        "no periodic cell",
+    ),
     item("truncated-cif", _truncated_cif, "could not be read as a structure file"),
     item("binary-file-named-cif", _file("noise.cif", bytes(range(256)) * 8), "looks binary"),
     item("empty-file", _file("empty.cif", ""), "empty file"),
     item("whitespace-file", _file("blank.cif", "  \n\n\t\n"), "only whitespace"),
-    item("cif-with-partial-occupancy", _file("alloy.cif", _cu(species=[{"Cu": 0.5, "Au": 0.5}])), "partial occupancies"),
+    item(
+        "cif-with-partial-occupancy",
+        _file("alloy.cif", _cu(species=[{"Cu": 0.5, "Au": 0.5}])),
+        "partial occupancies",
+    ),
     item("directory", lambda t, m: t, "is a directory"),
     item("missing-file", lambda t, m: str(t / "missing.cif"), "no such file"),
-    item("cif-contents-instead-of-path", "data_Fe\n_cell_length_a 2.87\n", "looks like the file's contents"),
-    item("unknown-suffix", _file("Fe.structure", "Fe 0 0 0\n"), "unknown file type (suffix '.structure')"),
+    item(
+        "cif-contents-instead-of-path",
+        "data_Fe\n_cell_length_a 2.87\n",
+        "looks like the file's contents",
+    ),
+    item(
+        "unknown-suffix",
+        _file("Fe.structure", "Fe 0 0 0\n"),
+        "unknown file type (suffix '.structure')",
+    ),
     item("file-above-MAX_FILE_BYTES", _huge_file, "larger than skcrystal.io.MAX_FILE_BYTES"),
     item("named-pipe", _fifo, "not a regular file"),
     item("empty-path", "", "empty path"),
@@ -259,7 +357,11 @@ def test_unwrapped_coordinates_far_from_the_cell_are_fine():
 
 # --- on_error -----------------------------------------------------------------------------
 
-GOOD = [FE, CU, _cu(Lattice.hexagonal(3.2, 5.2), [[1 / 3, 2 / 3, 0.25], [2 / 3, 1 / 3, 0.75]], ["Mg"] * 2)]
+GOOD = [
+    FE,
+    CU,
+    _cu(Lattice.hexagonal(3.2, 5.2), [[1 / 3, 2 / 3, 0.25], [2 / 3, 1 / 3, 0.75]], ["Mg"] * 2),
+]
 BAD = [42, "missing.cif", Structure(Lattice.cubic(3.0), [], [])]
 #: Bad items interleaved: X = [bad, good, good, bad, good, bad].
 MIXED = [BAD[0], GOOD[0], GOOD[1], BAD[1], GOOD[2], BAD[2]]
@@ -298,7 +400,11 @@ def test_on_error_nan_keeps_the_shape_and_the_good_rows(clean):
     assert [e.index for e in errors] == BAD_INDICES
     assert [e.item for e in errors] == [MIXED[i] for i in BAD_INDICES]
     reasons = [e.reason for e in errors]
-    assert "unsupported type" in reasons[0] and reasons[1] == "no such file" and reasons[2] == "no atoms"
+    assert (
+        "unsupported type" in reasons[0]
+        and reasons[1] == "no such file"
+        and reasons[2] == "no atoms"
+    )
     assert all(isinstance(e, StructureError) for e in errors)
     assert not hasattr(fingerprint, "errors_")
 
@@ -355,11 +461,15 @@ def _broken_canonical_cluster(original):
 def test_unexpected_errors_propagate_with_raise_and_are_wrapped_otherwise(monkeypatch):
     from skcrystal import _cluster
 
-    monkeypatch.setattr(_cluster, "canonical_cluster", _broken_canonical_cluster(_cluster.canonical_cluster))
+    monkeypatch.setattr(
+        _cluster, "canonical_cluster", _broken_canonical_cluster(_cluster.canonical_cluster)
+    )
     with pytest.raises(ZeroDivisionError, match="boom"):
         DiffractionFingerprint(**FAST).transform([FE, CU])
     fingerprint = DiffractionFingerprint(**FAST, on_error="nan")
-    with pytest.warns(RuntimeWarning, match=r"X\[1\] \(Structure Cu4\): unexpected ZeroDivisionError: boom"):
+    with pytest.warns(
+        RuntimeWarning, match=r"X\[1\] \(Structure Cu4\): unexpected ZeroDivisionError: boom"
+    ):
         images = fingerprint.transform([FE, CU])
     assert np.isfinite(images[0]).all() and np.isnan(images[1]).all()
     [error] = fingerprint.transform_with_errors([FE, CU])[1]
@@ -370,7 +480,14 @@ def test_unexpected_errors_propagate_with_raise_and_are_wrapped_otherwise(monkey
 
 def test_clusters_or_errors_still_yields_each_items_cluster_or_exception():
     results = list(DiffractionFingerprint(**FAST).clusters_or_errors(MIXED))
-    assert [isinstance(r, StructureError) for r in results] == [True, False, False, True, False, True]
+    assert [isinstance(r, StructureError) for r in results] == [
+        True,
+        False,
+        False,
+        True,
+        False,
+        True,
+    ]
     assert [r.index for r in results if isinstance(r, Exception)] == BAD_INDICES
 
 
@@ -432,13 +549,21 @@ def lattices(draw, rng):
         matrix[2] = -matrix[2] if np.linalg.det(matrix) > 0 else matrix[2]
     elif kind == "near-singular":
         eps = draw(st.sampled_from([0.0, 1e-12, 1e-9, 1e-6, 1e-3, 1e-1]))
-        matrix[2] = rng.uniform(-1.5, 1.5) * matrix[0] + rng.uniform(-1.5, 1.5) * matrix[1] + eps * matrix[2]
+        matrix[2] = (
+            rng.uniform(-1.5, 1.5) * matrix[0]
+            + rng.uniform(-1.5, 1.5) * matrix[1]
+            + eps * matrix[2]
+        )
     elif kind == "tiny":
         matrix *= draw(st.sampled_from([1e-6, 1e-3, 0.05]))
     elif kind == "skewed":  # the same lattice in a cell such as (a, b + 300 a, c - 20 b)
         for _ in range(draw(st.integers(1, 4))):
             i, j = rng.choice(3, 2, replace=False)
-            matrix[i] += draw(st.sampled_from([-1, 1])) * draw(st.sampled_from([1, 20, 300, 10**4])) * matrix[j]
+            matrix[i] += (
+                draw(st.sampled_from([-1, 1]))
+                * draw(st.sampled_from([1, 20, 300, 10**4]))
+                * matrix[j]
+            )
     return matrix
 
 
@@ -494,12 +619,20 @@ def test_errors_from_worker_processes_name_the_callers_items(clean):
     np.testing.assert_allclose(images[GOOD_INDICES], clean, atol=1e-6)
     assert np.isnan(images[BAD_INDICES]).all()
     # The workers got copies; the errors hold the items the caller passed.
-    assert all(error.item is MIXED[error.index] for error in fingerprint.transform_with_errors(MIXED)[1])
+    assert all(
+        error.item is MIXED[error.index] for error in fingerprint.transform_with_errors(MIXED)[1]
+    )
 
 
 #: A crystal with five atoms at random places in its cell, and the same crystal in the cell
 #: (a, a + b, c). Found while probing skewed cells; see the test below.
-P1_CELL = np.array([[4.685314, 0.778146, -0.245723], [-0.466198, 4.255307, -0.012333], [0.371082, -0.853417, 5.058826]])
+P1_CELL = np.array(
+    [
+        [4.685314, 0.778146, -0.245723],
+        [-0.466198, 4.255307, -0.012333],
+        [0.371082, -0.853417, 5.058826],
+    ]
+)
 P1_FRAC = np.array(
     [
         [0.312965, 0.494527, 0.198021],
@@ -520,7 +653,13 @@ P1_FRAC = np.array(
 def test_cell_choice_of_a_five_atom_p1_crystal_does_not_change_the_image():
     one = Structure(Lattice(P1_CELL), ["Cu"] * 5, P1_FRAC)
     other_cell = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 1]]) @ P1_CELL
-    other = Structure(Lattice(other_cell), one.species, one.cart_coords, coords_are_cartesian=True, to_unit_cell=True)
+    other = Structure(
+        Lattice(other_cell),
+        one.species,
+        one.cart_coords,
+        coords_are_cartesian=True,
+        to_unit_cell=True,
+    )
     images = DiffractionFingerprint(**{**FAST, "target_n_atoms": 256}).transform([one, other])
     np.testing.assert_allclose(images[0], images[1], atol=1e-3)
 
@@ -535,7 +674,9 @@ def test_large_cells_search_a_subset_of_atoms_and_keep_the_image(monkeypatch):
     monkeypatch.setattr(_bragg, "PEAK_SEARCH_ATOMS", 100)
     monkeypatch.setattr(_bragg, "PEAK_SEARCH_BLOCK", 32)
     box = FE * (6, 6, 6)  # 432 atoms: the peak search sees 100 of them, in blocks of 32
-    np.testing.assert_allclose(DiffractionFingerprint(**FAST).transform([box])[0], reference[0], atol=1e-5)
+    np.testing.assert_allclose(
+        DiffractionFingerprint(**FAST).transform([box])[0], reference[0], atol=1e-5
+    )
 
 
 def test_structures_rejected_before_or_in_the_workers_are_named_alike():
@@ -572,15 +713,23 @@ def test_an_unexpected_error_shows_where_it_happened(monkeypatch):
 
     from skcrystal import _cluster
 
-    monkeypatch.setattr(_cluster, "canonical_cluster", _broken_canonical_cluster(_cluster.canonical_cluster))
-    [error] = [r for r in DiffractionFingerprint(**FAST).clusters_or_errors([CU]) if isinstance(r, Exception)]
+    monkeypatch.setattr(
+        _cluster, "canonical_cluster", _broken_canonical_cluster(_cluster.canonical_cluster)
+    )
+    [error] = [
+        r
+        for r in DiffractionFingerprint(**FAST).clusters_or_errors([CU])
+        if isinstance(r, Exception)
+    ]
     # What a worker process sends back (a plain pickle drops the traceback; its text stays).
     error = pickle.loads(pickle.dumps(error))
     assert isinstance(error, ZeroDivisionError)
     with pytest.raises(ZeroDivisionError, match="boom") as info:
         DiffractionFingerprint(**FAST).clusters([FE, CU])
     cause = str(info.value.__cause__)
-    assert "Traceback" in cause and "canonical_cluster" in cause and "ZeroDivisionError: boom" in cause
+    assert (
+        "Traceback" in cause and "canonical_cluster" in cause and "ZeroDivisionError: boom" in cause
+    )
     assert "ZeroDivisionError: boom" in str(error._worker_traceback)
 
 

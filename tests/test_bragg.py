@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from ase.build import bulk
+from conftest import CRYSTALS, MORE_HEX
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pymatgen.core import Lattice, Structure
@@ -11,9 +12,13 @@ from scipy.spatial.transform import Rotation
 from skcrystal import DiffractionFingerprint, _bragg, _cluster
 from skcrystal.defects import Displacements, Vacancies
 
-from conftest import CRYSTALS, MORE_HEX
-
-FAST = {"n_pixels": 16, "pixel_size": 1.6e-3, "beam_stop_radius": 1.25, "target_n_atoms": 32, "compile": False}
+FAST = {
+    "n_pixels": 16,
+    "pixel_size": 1.6e-3,
+    "beam_stop_radius": 1.25,
+    "target_n_atoms": 32,
+    "compile": False,
+}
 PROTOTYPES = {name: structure for name, (structure, _) in CRYSTALS.items()} | MORE_HEX
 
 
@@ -26,7 +31,10 @@ def _box(structure, n_atoms):
 def _same_lattice(a, b):
     """Whether the rows of ``a`` and ``b`` span the same lattice."""
     relation = a @ np.linalg.inv(b)
-    return np.allclose(relation, np.round(relation), atol=1e-6) and round(abs(np.linalg.det(relation))) == 1
+    return (
+        np.allclose(relation, np.round(relation), atol=1e-6)
+        and round(abs(np.linalg.det(relation))) == 1
+    )
 
 
 def _two_stage(monkeypatch, chunk_atoms=128):
@@ -44,7 +52,11 @@ def _two_stage(monkeypatch, chunk_atoms=128):
     return calls
 
 
-PEROVSKITE = Structure(Lattice.cubic(3.905), ["Sr", "Ti", "O", "O", "O"], [[0, 0, 0], [0.5] * 3, [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+PEROVSKITE = Structure(
+    Lattice.cubic(3.905),
+    ["Sr", "Ti", "O", "O", "O"],
+    [[0, 0, 0], [0.5] * 3, [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]],
+)
 
 
 # 128 chunk atoms in a 4000-atom box: a chunk of a third of the box along each axis, searched
@@ -97,7 +109,9 @@ def test_a_box_searched_in_two_stages_gives_the_image_of_its_unit_cell(monkeypat
 
 def test_a_box_without_a_crystal_falls_back_to_its_cell(monkeypatch):
     rng = np.random.default_rng(0)
-    gas = Structure(Lattice.cubic(40.0), ["Ar"] * 3000, rng.random((3000, 3)), validate_proximity=False)
+    gas = Structure(
+        Lattice.cubic(40.0), ["Ar"] * 3000, rng.random((3000, 3)), validate_proximity=False
+    )
     _two_stage(monkeypatch)
     assert _bragg.bragg_lattice(gas.lattice.matrix, gas.frac_coords) is None
 
@@ -139,7 +153,8 @@ def test_subsets_of_big_cells_do_not_depend_on_atom_order(monkeypatch):
     shuffled = Structure(box.lattice, [species[i] for i in order], box.frac_coords[order])
     frac = box.frac_coords - np.floor(box.frac_coords)
     np.testing.assert_array_equal(
-        np.sort(_bragg._subset(frac, 2048), axis=0), np.sort(_bragg._subset(frac[order], 2048), axis=0)
+        np.sort(_bragg._subset(frac, 2048), axis=0),
+        np.sort(_bragg._subset(frac[order], 2048), axis=0),
     )
     images = DiffractionFingerprint(**FAST).transform([box, shuffled])
     np.testing.assert_allclose(images[0], images[1], atol=1e-6)

@@ -13,13 +13,21 @@ from skcrystal import CrystalClassifier, DiffractionFingerprint
 from skcrystal.classifier import ConvNet
 from skcrystal.datasets import make_prototype_dataset
 
-TINY = {"max_epochs": 2, "batch_size": 8, "train_split": None, "module__filters": (4, 4, 4, 4, 4, 4), "module__hidden": 16}
+TINY = {
+    "max_epochs": 2,
+    "batch_size": 8,
+    "train_split": None,
+    "module__filters": (4, 4, 4, 4, 4, 4),
+    "module__hidden": 16,
+}
 
 
 @pytest.fixture(scope="module")
 def images():
     structures, labels = make_prototype_dataset(6, classes=["fcc", "bcc", "hex/rh"], random_state=0)
-    fp = DiffractionFingerprint(n_pixels=24, pixel_size=1.07e-3, beam_stop_radius=2, target_n_atoms=64, compile=False)
+    fp = DiffractionFingerprint(
+        n_pixels=24, pixel_size=1.07e-3, beam_stop_radius=2, target_n_atoms=64, compile=False
+    )
     return fp.transform(structures), labels, structures
 
 
@@ -41,7 +49,11 @@ def test_reject_option_keeps_the_label_type_or_falls_back_to_object(images):
     X, labels, _ = images
     numbers = np.array([{"fcc": 7, "bcc": 3, "hex/rh": 11}[label] for label in labels])
     far = np.random.default_rng(0).random((3, *X.shape[1:]), dtype=np.float32)
-    for y, unknown, kind in ((labels, "unknown", "U"), (numbers, -1, "i"), (numbers, "unknown", "O")):
+    for y, unknown, kind in (
+        (labels, "unknown", "U"),
+        (numbers, -1, "i"),
+        (numbers, "unknown", "O"),
+    ):
         net = CrystalClassifier(**TINY, random_state=0, unknown_label=unknown).fit(X, y)
         predictions = net.predict(np.concatenate([X, far]))
         assert predictions.dtype.kind == kind
@@ -110,13 +122,21 @@ def test_pipeline_grid_search_over_n_pixels_and_cross_val_score(images):
     _, y, structures = images
     pipe = Pipeline(
         [
-            ("fingerprint", DiffractionFingerprint(pixel_size=1.07e-3, beam_stop_radius=2, target_n_atoms=64, compile=False)),
+            (
+                "fingerprint",
+                DiffractionFingerprint(
+                    pixel_size=1.07e-3, beam_stop_radius=2, target_n_atoms=64, compile=False
+                ),
+            ),
             ("classifier", CrystalClassifier(**TINY, random_state=0)),
         ]
     )
     search = GridSearchCV(pipe, {"fingerprint__n_pixels": [16, 24]}, cv=2).fit(structures, y)
     assert search.best_params_["fingerprint__n_pixels"] in (16, 24)
-    assert search.best_estimator_.named_steps["classifier"].image_shape_[1] == search.best_params_["fingerprint__n_pixels"]
+    assert (
+        search.best_estimator_.named_steps["classifier"].image_shape_[1]
+        == search.best_params_["fingerprint__n_pixels"]
+    )
     scores = cross_val_score(pipe.set_params(fingerprint__n_pixels=16), structures, y, cv=2)
     assert scores.shape == (2,) and np.all((0 <= scores) & (scores <= 1))
 
@@ -125,16 +145,17 @@ def test_uncertainty_shapes_modes_and_seed(images):
     X, y, _ = images
     net = CrystalClassifier(**TINY, random_state=0).fit(X, y)
     net.module_.eval()
-    result = net.predict_uncertainty(X, n_samples=8, random_state=0)
+    result = net.predict_uncertainty(X, n_passes=8, random_state=0)
     assert result.proba.shape == (len(X), 3) and result.std.shape == (len(X), 3)
     np.testing.assert_allclose(result.proba.sum(axis=1), 1.0, atol=1e-5)
     assert np.all(result.mutual_information >= -1e-9)
     assert np.all(result.mutual_information <= result.predictive_entropy + 1e-9)
     assert np.any(result.std > 0)  # dropout was active
     assert not any(m.training for m in net.module_.modules())  # and the modes are restored
-    again = net.predict_uncertainty(X, n_samples=8, random_state=0)
+    with pytest.warns(FutureWarning, match="n_passes"):
+        again = net.predict_uncertainty(X, n_samples=8, random_state=0)
     np.testing.assert_array_equal(again.proba, result.proba)
-    single = net.predict_uncertainty(X, n_samples=1, random_state=0)
+    single = net.predict_uncertainty(X, n_passes=1, random_state=0)
     np.testing.assert_allclose(single.mutual_information, 0.0, atol=1e-6)
 
 
@@ -144,15 +165,34 @@ def test_uncertainty_shapes_modes_and_seed(images):
         ("structures", None, TypeError, "DiffractionFingerprint before it"),
         (np.zeros((4, 3, 8)), ["a", "b"] * 2, ValueError, "shape"),
         (np.zeros((4, 3, 8, 8)), ["a", "b", "a"], ValueError, "labels"),
-        (np.zeros((4, 3, 8, 8)), ["a"] * 4, ValueError, "single class"),
+        (np.zeros((4, 3, 8, 8)), ["a"] * 4, ValueError, "one class only"),
         (np.full((4, 3, 8, 8), np.nan), ["a", "b"] * 2, ValueError, "NaN"),
+        (np.zeros((0, 3, 8, 8)), [], ValueError, r"0 sample\(s\)"),
+        ("sparse", ["a", "b"] * 2, TypeError, "sparse input is not supported"),
+        (np.zeros((3, 8)), ["a", "b", "a"], ValueError, "Reshape your data"),
+        (
+            np.zeros((4, 3, 8, 8), dtype=complex),
+            ["a", "b"] * 2,
+            ValueError,
+            "Complex data not supported",
+        ),
     ],
 )
 def test_bad_inputs_get_clear_errors(images, X, y, error, words):
-    if isinstance(X, str):
+    if isinstance(X, str) and X == "structures":
         X, y = images[2], images[1]
+    elif isinstance(X, str):
+        from scipy.sparse import csr_matrix
+
+        X = csr_matrix(np.zeros((4, 12)))
     with pytest.raises(error, match=words):
         CrystalClassifier(**TINY).fit(X, y)
+
+
+def test_nested_lists_of_numbers_are_images(images):
+    X, y, _ = images
+    net = CrystalClassifier(**TINY, random_state=0).fit(X[:12], y[:12])
+    np.testing.assert_array_equal(net.predict_proba(X[:5].tolist()), net.predict_proba(X[:5]))
 
 
 def test_convnet_matches_the_papers_table_2():
@@ -174,9 +214,13 @@ def test_a_last_batch_of_one_trains(images):
 
 def test_default_validation_split_scores_the_encoded_labels():
     structures, labels = make_prototype_dataset(10, classes=["fcc", "bcc"], random_state=1)
-    fp = DiffractionFingerprint(n_pixels=16, pixel_size=1.6e-3, beam_stop_radius=1.5, target_n_atoms=32, compile=False)
+    fp = DiffractionFingerprint(
+        n_pixels=16, pixel_size=1.6e-3, beam_stop_radius=1.5, target_n_atoms=32, compile=False
+    )
     X = fp.transform(structures)
-    net = CrystalClassifier(max_epochs=2, batch_size=6, random_state=0, module__filters=(4,) * 6, module__hidden=8)
+    net = CrystalClassifier(
+        max_epochs=2, batch_size=6, random_state=0, module__filters=(4,) * 6, module__hidden=8
+    )
     net.fit(X, labels)  # 10 % of 20 crystals, stratified: one of each class for validation
     accuracies = net.history[:, "valid_acc"]
     assert len(accuracies) == 2 and all(a in (0.0, 0.5, 1.0) for a in accuracies)
@@ -199,9 +243,9 @@ def test_unfitted_predict_and_partial_fit_are_clear(images):
 @pytest.mark.parametrize(
     ("y", "words"),
     [
-        (None, "needs the labels y; got None"),
-        ("continuous", "target of type 'continuous'"),
-        ("two-columns", "target of type 'multiclass-multioutput'"),
+        (None, "requires y to be passed, but the target y is None"),
+        ("continuous", "Unknown label type: 'continuous'"),
+        ("two-columns", "Unknown label type: 'multiclass-multioutput'"),
     ],
 )
 def test_labels_that_are_not_classes_are_refused(images, y, words):
@@ -216,7 +260,9 @@ def test_labels_that_are_not_classes_are_refused(images, y, words):
 
 def test_classes_parameter_adds_columns_and_refuses_strangers(images):
     X, y, _ = images
-    net = CrystalClassifier(**TINY, random_state=0, classes=["bcc", "diam", "fcc", "hex/rh"]).fit(X, y)
+    net = CrystalClassifier(**TINY, random_state=0, classes=["bcc", "diam", "fcc", "hex/rh"]).fit(
+        X, y
+    )
     assert net.classes_.tolist() == ["bcc", "diam", "fcc", "hex/rh"]
     assert net.predict_proba(X).shape == (len(X), 4)
     with pytest.raises(ValueError, match=r"not in classes: \['hex/rh'\]"):

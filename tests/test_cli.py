@@ -16,7 +16,9 @@ GOOD = [f"{EXAMPLES}/Cu_fcc_vacancies_rotated.cif", f"{EXAMPLES}/Fe_bcc_thermal.
 
 def test_help_is_fast_and_imports_no_torch():
     code = "import sys; from skcrystal.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules, 'pymatgen' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert "classify" in out
     assert out.strip().splitlines()[-1] == "False False"
 
@@ -45,7 +47,9 @@ def test_a_liquid_is_unknown_with_its_nearest_class_and_score(capsys):
     records = json.loads(capsys.readouterr().out)
     offset = load_pretrained().named_steps["classifier"].offset_
     assert records[0]["label"] == "unknown" and records[0]["score"] < offset
-    assert records[0]["nearest"] == max(records[0]["probabilities"], key=records[0]["probabilities"].get)
+    assert records[0]["nearest"] == max(
+        records[0]["probabilities"], key=records[0]["probabilities"].get
+    )
     assert records[1]["label"] == "fcc" and records[1]["score"] >= offset
     assert main(["classify", "--format", "csv", "--no-unknown", liquid]) == 0
     [row] = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
@@ -97,6 +101,7 @@ def test_python_dash_m_runs_the_same_command():
     result = subprocess.run(
         [sys.executable, "-m", "skcrystal", "classify", "--format", "json", GOOD[1]],
         capture_output=True,
+        check=False,
         text=True,
     )
     assert result.returncode == 0
@@ -106,8 +111,17 @@ def test_python_dash_m_runs_the_same_command():
 def test_fingerprint_command_writes_images(tmp_path, capsys):
     status = main(["fingerprint", GOOD[0], "missing.cif", "--output-dir", str(tmp_path)])
     assert status == 1
-    assert len(list(tmp_path.glob("*.png"))) == 1
+    [written] = tmp_path.glob("*.png")
     assert "no such file" in capsys.readouterr().out
+    # The PNG holds the rendered image, channels as RGB.
+    import numpy as np
+    from PIL import Image
+
+    from skcrystal import DiffractionFingerprint
+
+    expected = DiffractionFingerprint().transform([GOOD[0]])[0]
+    pixels = np.asarray(Image.open(written)).astype(float) / 255
+    np.testing.assert_allclose(pixels, np.transpose(expected, (1, 2, 0)), atol=0.5 / 255 + 1e-6)
 
 
 def test_train_command_writes_a_loadable_model(tmp_path, capsys):
@@ -154,17 +168,35 @@ def test_a_trajectory_gives_one_row_per_frame(tmp_path, capsys):
     assert [r["label"] for r in records] == ["fcc", "fcc", "bcc", "fcc", "bcc"]
     # A file of one structure keeps its keys; a frame adds its number.
     assert set(records[0]) == {"path", "label", "nearest", "probability", "score", "probabilities"}
-    assert set(records[1]) == {"path", "frame", "label", "nearest", "probability", "score", "probabilities"}
+    assert set(records[1]) == {
+        "path",
+        "frame",
+        "label",
+        "nearest",
+        "probability",
+        "score",
+        "probabilities",
+    }
 
 
 def test_frames_option_csv_frame_column_and_baseline_per_frame(tmp_path, capsys):
     trajectory = _trajectory(tmp_path)
-    status = main(["classify", "--format", "csv", "--baseline", "--frames", "::2", trajectory, GOOD[1]])
+    status = main(
+        ["classify", "--format", "csv", "--baseline", "--frames", "::2", trajectory, GOOD[1]]
+    )
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert status == 0
-    assert [(row["path"], row["frame"]) for row in rows] == [(trajectory, "0"), (trajectory, "2"), (GOOD[1], "")]
+    assert [(row["path"], row["frame"]) for row in rows] == [
+        (trajectory, "0"),
+        (trajectory, "2"),
+        (GOOD[1], ""),
+    ]
     # spglib sees each pristine frame, not the file.
-    assert [(row["label"], row["spglib"]) for row in rows] == [("fcc", "fcc"), ("fcc", "fcc"), ("bcc", "unknown")]
+    assert [(row["label"], row["spglib"]) for row in rows] == [
+        ("fcc", "fcc"),
+        ("fcc", "fcc"),
+        ("bcc", "unknown"),
+    ]
     assert main(["classify", "--format", "json", "--frames=-1", trajectory]) == 0
     assert [(r["frame"], r["label"]) for r in json.loads(capsys.readouterr().out)] == [(2, "fcc")]
 
@@ -176,7 +208,10 @@ def test_a_bad_frame_is_an_error_row_and_the_others_are_classified(tmp_path, cap
     serial = json.loads(capsys.readouterr().out)
     assert [r["frame"] for r in serial] == [0, 1, 2]
     assert [r.get("label") for r in serial] == ["fcc", None, "fcc"]
-    assert set(serial[1]) == {"path", "frame", "error"} and "on top of each other" in serial[1]["error"]
+    assert (
+        set(serial[1]) == {"path", "frame", "error"}
+        and "on top of each other" in serial[1]["error"]
+    )
     assert main(argv + ["--jobs", "2"]) == 1
     assert json.loads(capsys.readouterr().out) == serial
     assert main(["classify", trajectory]) == 1
@@ -213,10 +248,16 @@ def test_lammps_dump_types_are_named_with_species(tmp_path, capsys):
     single = str(write_dump(tmp_path / "one.lammpstrj", FRAMES[1:2]))
     assert main(["classify", "--format", "json", "--species", "1=Fe", single]) == 0
     [record] = json.loads(capsys.readouterr().out)
-    assert set(record) == {"path", "label", "nearest", "probability", "score", "probabilities"} and record["label"] == "bcc"
+    assert (
+        set(record) == {"path", "label", "nearest", "probability", "score", "probabilities"}
+        and record["label"] == "bcc"
+    )
 
 
-@pytest.mark.parametrize("option", [["--frames", "::-1"], ["--frames", "a"], ["--species", "1:Al"], ["--species", "1=Xx"]])
+@pytest.mark.parametrize(
+    "option",
+    [["--frames", "::-1"], ["--frames", "a"], ["--species", "1:Al"], ["--species", "1=Xx"]],
+)
 def test_bad_frames_or_species_are_usage_errors(option, capsys):
     with pytest.raises(SystemExit) as caught:
         main(["classify", *option, GOOD[0]])

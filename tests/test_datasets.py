@@ -48,7 +48,9 @@ def test_sampled_parameters_keep_clear_of_more_symmetric_crystals(dataset):
 
 
 def test_cells_vary_and_every_prototype_of_hex_rh_occurs():
-    _, labels, info = make_prototype_dataset(40, classes=["hex/rh"], return_info=True, random_state=1)
+    _, labels, info = make_prototype_dataset(
+        40, classes=["hex/rh"], return_info=True, random_state=1
+    )
     assert {i["cell"] for i in info} == {"conventional", "primitive", "supercell"}
     assert {i["prototype"] for i in info} == {p.aflow for p in PROTOTYPES if p.label == "hex/rh"}
     assert set(labels) == {"hex/rh"}
@@ -88,7 +90,11 @@ def _candidate_params(prototype, reference):
     if "c/a" in prototype.ranges:
         params["c/a"] = c / a
     if "alpha" in prototype.ranges:
-        params["alpha"] = SpacegroupAnalyzer(reference, symprec=1e-3).get_primitive_standard_structure().lattice.alpha
+        params["alpha"] = (
+            SpacegroupAnalyzer(reference, symprec=1e-3)
+            .get_primitive_standard_structure()
+            .lattice.alpha
+        )
     if "z" not in prototype.ranges:
         return [params]
     zs = {round(z % 1, 6) for z in conventional.frac_coords[:, 2]} - {0.0}
@@ -106,7 +112,9 @@ def test_builder_reproduces_the_aflow_prototypes():
         reference = Structure.from_dict(entries[0]["snl"])
         element = reference.species[0].symbol
         nn = median_neighbour_distance((reference * (3, 3, 3)).cart_coords)
-        built = [build(prototype.aflow, element, nn, p) for p in _candidate_params(prototype, reference)]
+        built = [
+            build(prototype.aflow, element, nn, p) for p in _candidate_params(prototype, reference)
+        ]
         assert any(matcher.fit(b, reference) for b in built), prototype.aflow
         assert space_groups(built[0], (1e-3,)) == [prototype.space_group]
 

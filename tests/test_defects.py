@@ -74,7 +74,11 @@ def test_substitution_fractions(species):
 
 @pytest.mark.parametrize(
     "generator",
-    [Vacancies(fraction=0.2), Displacements(sigma=0.05), Substitutions(fraction=0.3, species=["Ni", "Co"])],
+    [
+        Vacancies(fraction=0.2),
+        Displacements(sigma=0.05),
+        Substitutions(fraction=0.3, species=["Ni", "Co"]),
+    ],
     ids=["vacancies", "displacements", "substitutions"],
 )
 def test_generators_are_seeded_and_clonable(generator):
@@ -114,9 +118,9 @@ def test_unknown_substituting_species_is_named():
 
 
 def test_augmenter_adds_labelled_defective_copies():
-    X, y = Augmenter([Vacancies(fraction=0.1), Displacements(sigma=0.02)], n_copies=2, random_state=0).fit_resample(
-        [CU, FE], ["fcc", "bcc"]
-    )
+    X, y = Augmenter(
+        [Vacancies(fraction=0.1), Displacements(sigma=0.02)], n_copies=2, random_state=0
+    ).fit_resample([CU, FE], ["fcc", "bcc"])
     assert len(X) == 2 + 2 * 2 * 2
     assert y.tolist() == ["fcc", "bcc"] * 5
     assert X[0] is CU and len(X[2]) < len(supercell(CU))
@@ -139,7 +143,10 @@ def test_augmenter_acts_at_fit_time_only_in_an_imblearn_pipeline():
             return np.array([self.classes_[0]] * len(X))
 
     pipe = imblearn.pipeline.Pipeline(
-        [("augment", Augmenter([Vacancies(fraction=0.1)], n_copies=3, random_state=0)), ("model", CountingClassifier())]
+        [
+            ("augment", Augmenter([Vacancies(fraction=0.1)], n_copies=3, random_state=0)),
+            ("model", CountingClassifier()),
+        ]
     )
     pipe.fit([CU, FE], ["fcc", "bcc"])
     assert pipe.named_steps["model"].n_seen_ == 8
@@ -160,12 +167,16 @@ def test_bcc_to_sc_removes_that_fraction_of_centres():
         bcc_to_sc(CU, 0.5)
 
 
-@pytest.mark.parametrize("alpha, group", [(60.0, 225), (90.0, 221), (np.degrees(np.arccos(-1 / 3)), 229), (75.0, 166)])
+@pytest.mark.parametrize(
+    "alpha, group", [(60.0, 225), (90.0, 221), (np.degrees(np.arccos(-1 / 3)), 229), (75.0, 166)]
+)
 def test_rhombohedral_path_hits_the_cubic_groups(alpha, group):
     structure = rhombohedral_path(alpha, nn_distance=3.0)
     assert isinstance(structure, Structure)
     assert space_groups(structure, (1e-5,)) == [group]
-    assert space_groups(rhombohedral_path(alpha, nn_distance=3.0, conventional=True), (1e-5,)) == [group]
+    assert space_groups(rhombohedral_path(alpha, nn_distance=3.0, conventional=True), (1e-5,)) == [
+        group
+    ]
 
 
 def test_the_old_rhombohedral_path_warns_and_gives_the_same_structure():

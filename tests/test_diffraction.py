@@ -18,7 +18,9 @@ def test_pixels_lie_on_the_ewald_sphere():
     # |H| = 2 sin(theta) / lambda with 2 theta the angle to the beam.
     x = (np.arange(N) - (N - 1) / 2) * PIXEL
     two_theta = np.arctan(np.hypot(*np.meshgrid(x, x, indexing="ij")) / DISTANCE)
-    np.testing.assert_allclose(np.linalg.norm(h, axis=-1), 2 * np.sin(two_theta / 2) * 1e-10 / WAVELENGTH)
+    np.testing.assert_allclose(
+        np.linalg.norm(h, axis=-1), 2 * np.sin(two_theta / 2) * 1e-10 / WAVELENGTH
+    )
     # Small pixels far away: solid angle close to p^2 / D^2 in the middle.
     assert omega.max() == pytest.approx(PIXEL**2 / DISTANCE**2, rel=1e-3)
 
@@ -43,7 +45,9 @@ def test_form_factors_start_at_z_and_decrease():
 
 def _numpy_sums(q, positions, weights):
     phase = np.einsum("kd,bnd->bnk", q, positions)
-    return np.einsum("bns,bnk->bks", weights, np.cos(phase)), np.einsum("bns,bnk->bks", weights, np.sin(phase))
+    return np.einsum("bns,bnk->bks", weights, np.cos(phase)), np.einsum(
+        "bns,bnk->bks", weights, np.sin(phase)
+    )
 
 
 def test_eager_kernel_matches_a_float64_reference():
@@ -75,7 +79,9 @@ def test_compiled_kernel_matches_the_eager_one():
 
 def _simple_cubic_cluster(radius=4.0):
     grid = np.arange(-6, 7)
-    points = np.stack(np.meshgrid(grid, grid, grid, indexing="ij"), axis=-1).reshape(-1, 3).astype(float)
+    points = (
+        np.stack(np.meshgrid(grid, grid, grid, indexing="ij"), axis=-1).reshape(-1, 3).astype(float)
+    )
     points = points[np.linalg.norm(points, axis=1) <= radius]
     return Cluster(points, np.full(len(points), 29), np.eye(3), 1.0)
 
@@ -89,7 +95,12 @@ def test_simple_cubic_peaks_sit_where_the_ewald_geometry_puts_them():
     image = fp.render([_simple_cubic_cluster()])[0, 0]  # the x channel
     centre = (N - 1) / 2
     lam_d_over_p = WAVELENGTH * 1e10 * DISTANCE / PIXEL
-    for direction, g in [((1, 0), 1.0), ((-1, 0), 1.0), ((0, 1), np.sqrt(2)), ((0, -1), np.sqrt(2))]:
+    for direction, g in [
+        ((1, 0), 1.0),
+        ((-1, 0), 1.0),
+        ((0, 1), np.sqrt(2)),
+        ((0, -1), np.sqrt(2)),
+    ]:
         r = lam_d_over_p * g
         expected = np.array([centre + direction[0] * r, centre + direction[1] * r])
         # Brightest pixel in a window around the prediction, on the peak's axis.

@@ -161,6 +161,8 @@ def test_other_bad_arguments_are_clear(tiny):
         attribution_maps(net, images[:1], method="gradcam", layer=6)
     with pytest.raises(ValueError, match="unknown layer 'features.99'"):
         filter_maps(net, images[:1], layer="features.99")
+    with pytest.raises(TypeError, match="layer must be an int, a str or a torch.nn.Module"):
+        filter_maps(net, images[:1], layer=1.5)
     with pytest.raises(ValueError, match="batch_size"):
         attribution_maps(net, images[:1], batch_size=0)
     with pytest.raises(ValueError, match="n_steps"):

@@ -26,7 +26,13 @@ from sklearn.utils.estimator_checks import (
 
 from skcrystal import DiffractionFingerprint, StructureError
 
-FAST = {"n_pixels": 32, "pixel_size": 8e-4, "beam_stop_radius": 2.5, "target_n_atoms": 64, "compile": False}
+FAST = {
+    "n_pixels": 32,
+    "pixel_size": 8e-4,
+    "beam_stop_radius": 2.5,
+    "target_n_atoms": 64,
+    "compile": False,
+}
 
 
 @pytest.mark.parametrize(
@@ -112,7 +118,9 @@ def test_berkelium_and_californium_take_the_heaviest_form_factor():
     # Cf (98) + 2 = 100 is not tabulated: Bk and Cf take Cf's own form factor (98).
     bk, cf = (Structure(Lattice.cubic(3.5), [e], [[0, 0, 0]]) for e in ("Bk", "Cf"))
     shifted = DiffractionFingerprint(**FAST).transform([bk, cf])
-    np.testing.assert_array_equal(shifted, DiffractionFingerprint(**FAST, atomic_number_shift=0).transform([cf, cf]))
+    np.testing.assert_array_equal(
+        shifted, DiffractionFingerprint(**FAST, atomic_number_shift=0).transform([cf, cf])
+    )
 
 
 def test_cuda_without_a_gpu_is_a_clear_error():

@@ -22,7 +22,10 @@ FORMULAS = ["Cu4", "Fe2", "Al4"]
 
 def write_dump(path, frames, *, element=False):
     """A LAMMPS text dump of orthogonal boxes, as LAMMPS writes it (ASE cannot write one)."""
-    kinds = {symbol: kind for kind, symbol in enumerate(dict.fromkeys(s for f in frames for s in f.symbols), 1)}
+    kinds = {
+        symbol: kind
+        for kind, symbol in enumerate(dict.fromkeys(s for f in frames for s in f.symbols), 1)
+    }
     with open(path, "w") as handle:
         for step, atoms in enumerate(frames):
             a, b, c = np.diag(atoms.cell)
@@ -138,11 +141,15 @@ def test_a_frame_that_cannot_be_used_names_the_file_and_the_frame(tmp_path):
     ase.io.write(path, [FRAMES[0], broken, FRAMES[2]])
     frames = read_frames(path)
     assert next(frames).get_chemical_formula() == "Cu4"
-    with pytest.raises(StructureError, match=r"md.extxyz'\), frame 1: atoms 0 and 1 are on top") as caught:
+    with pytest.raises(
+        StructureError, match=r"md.extxyz'\), frame 1: atoms 0 and 1 are on top"
+    ) as caught:
         next(frames)
     assert caught.value.frame == 1
     # As the error says: the frames after it are read by starting after it.
-    assert [a.get_chemical_formula() for a in read_frames(path, slice(caught.value.frame + 1, None))] == ["Al4"]
+    assert [
+        a.get_chemical_formula() for a in read_frames(path, slice(caught.value.frame + 1, None))
+    ] == ["Al4"]
 
 
 def test_a_frame_whose_text_is_broken(tmp_path):

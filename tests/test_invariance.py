@@ -22,7 +22,9 @@ EXACT = 2e-4
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 names = st.sampled_from(sorted(ALL))
-rotations = st.integers(0, 2**32 - 1).map(lambda seed: Rotation.random(random_state=seed).as_matrix())
+rotations = st.integers(0, 2**32 - 1).map(
+    lambda seed: Rotation.random(random_state=seed).as_matrix()
+)
 translations = st.tuples(*[st.floats(-1, 1, allow_nan=False)] * 3).map(np.array)
 supercells = (
     st.lists(st.integers(-2, 2), min_size=9, max_size=9)
@@ -66,17 +68,23 @@ def defective(name, seed, vacancies=0.0, sigma=0.0, n_sites=256):
     structure = ALL[name]
     k = int(np.ceil((n_sites / len(structure)) ** (1 / 3)))
     big = supercell(structure, [k, k, k])
-    keep = np.sort(rng.permutation(len(big))[: int(round(len(big) * (1 - vacancies)))])
+    keep = np.sort(rng.permutation(len(big))[: round(len(big) * (1 - vacancies))])
     coords = big.cart_coords[keep] + rng.normal(0.0, sigma, (len(keep), 3))
     species = big.species
-    return Structure(big.lattice, [species[i] for i in keep], coords, coords_are_cartesian=True), big
+    return Structure(
+        big.lattice, [species[i] for i in keep], coords, coords_are_cartesian=True
+    ), big
 
 
 @SETTINGS
 @given(names, seeds, rotations, translations)
 def test_pristine_permutation_rotation_translation(name, seed, rotation, shift):
     structure = ALL[name]
-    variants = [permuted(structure, seed), rotated(structure, rotation), translated(structure, shift)]
+    variants = [
+        permuted(structure, seed),
+        rotated(structure, rotation),
+        translated(structure, shift),
+    ]
     for image in FP.transform(variants):
         np.testing.assert_allclose(image, reference(name), atol=EXACT)
 
@@ -105,9 +113,17 @@ def test_defective_permutation_and_rotation_are_exact(name, seed, rotation, defe
 
 @SETTINGS
 @given(names, seeds, translations, st.sampled_from([(0.3, 0.0), (0.0, 0.05), (0.1, 0.02)]))
-def test_defective_translation_and_supercell_change_only_finite_size_noise(name, seed, shift, defects):
+def test_defective_translation_and_supercell_change_only_finite_size_noise(
+    name, seed, shift, defects
+):
     structure, _ = defective(name, seed, *defects)
-    images = FP.transform([structure, translated(structure, shift), supercell(structure, [[1, 1, 0], [0, 1, 0], [0, 0, 1]])])
+    images = FP.transform(
+        [
+            structure,
+            translated(structure, shift),
+            supercell(structure, [[1, 1, 0], [0, 1, 0], [0, 0, 1]]),
+        ]
+    )
     assert relative(images[1], images[0]) < 0.35
     assert relative(images[2], images[0]) < 0.35
 
@@ -131,6 +147,10 @@ def test_defective_crystal_keeps_the_orientation_of_its_parent(name, seed, rotat
 def test_left_handed_cells_give_the_same_image():
     for name, structure in ALL.items():
         matrix = structure.lattice.matrix
-        swapped = Structure(matrix[[1, 0, 2]], structure.species, structure.frac_coords[:, [1, 0, 2]])
+        swapped = Structure(
+            matrix[[1, 0, 2]], structure.species, structure.frac_coords[:, [1, 0, 2]]
+        )
         assert np.linalg.det(swapped.lattice.matrix) < 0
-        np.testing.assert_allclose(FP.transform([swapped])[0], reference(name), atol=EXACT, err_msg=name)
+        np.testing.assert_allclose(
+            FP.transform([swapped])[0], reference(name), atol=EXACT, err_msg=name
+        )

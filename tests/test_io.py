@@ -5,10 +5,10 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from ase import Atoms
 from ase.build import bulk
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pymatgen.core import Lattice, Molecule, Structure
 from pymatgen.core.periodic_table import DummySpecies
 
@@ -52,7 +52,9 @@ def _bad_items(tmp_path):
     plain_xyz.write_text("2\nwater-ish\nO 0 0 0\nH 0 0 0.96\n")
     nan = Structure(Lattice.cubic(3.0), ["Cu"], [[0, 0, 0]])
     nan.replace(0, "Cu", [np.nan, 0.0, 0.0])
-    singular = Structure(Lattice([[1, 0, 0], [2, 0, 0], [0, 0, 1]]), ["Cu"], [[0, 0, 0]], validate_proximity=False)
+    singular = Structure(
+        Lattice([[1, 0, 0], [2, 0, 0], [0, 0, 1]]), ["Cu"], [[0, 0, 0]], validate_proximity=False
+    )
     overlapping = Structure(Lattice.cubic(3.0), ["Cu", "Cu"], [[0, 0, 0], [0.01, 0, 0]])
     partial = Structure(Lattice.cubic(3.0), [{"Cu": 0.5, "Au": 0.5}], [[0, 0, 0]])
     dummy = Structure(Lattice.cubic(3.0), [DummySpecies("X")], [[0, 0, 0]])
@@ -185,7 +187,9 @@ def test_large_files_other_than_cif_are_read_by_ase_first(tmp_path, monkeypatch)
 
 def test_the_first_of_equally_close_pairs_is_named():
     single = Structure(Lattice.cubic(9.0), ["Cu"] * 8, np.random.default_rng(0).random((8, 3)))
-    doubled = Structure(single.lattice, single.species * 2, np.concatenate([single.frac_coords] * 2))
+    doubled = Structure(
+        single.lattice, single.species * 2, np.concatenate([single.frac_coords] * 2)
+    )
     with pytest.raises(StructureError, match=r"atoms 0 and 8 are on top of each other \(0 A apart"):
         to_structure(doubled)
 
@@ -206,7 +210,10 @@ def test_a_structure_travels_to_workers_as_arrays_with_the_same_checks():
     # before the partial occupancy that the sites showed.
     partial = Structure(Lattice.cubic(3.0), [{"Cu": 0.5, "Au": 0.5}], [[0, 0, 0]])
     singular_and_partial = Structure(
-        Lattice([[1, 0, 0], [2, 0, 0], [0, 0, 1]]), [{"Cu": 0.5, "Au": 0.5}], [[0, 0, 0]], validate_proximity=False
+        Lattice([[1, 0, 0], [2, 0, 0], [0, 0, 1]]),
+        [{"Cu": 0.5, "Au": 0.5}],
+        [[0, 0, 0]],
+        validate_proximity=False,
     )
     overlapping = Structure(Lattice.cubic(3.0), ["Cu", "Cu"], [[0, 0, 0], [0.01, 0, 0]])
     for structure in (partial, singular_and_partial, overlapping):
@@ -217,13 +224,16 @@ def test_a_structure_travels_to_workers_as_arrays_with_the_same_checks():
         assert travelled_error.value.reason == direct_error.value.reason
     assert _portable("Fe.cif") == "Fe.cif"
 
+
 def test_a_symmetrized_structure_is_one_structure_not_a_sequence_of_sites():
     from pymatgen.core import Lattice, Structure
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
     from skcrystal.io import check_sequence
 
-    cu = Structure(Lattice.cubic(3.61), ["Cu"] * 4, [[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]])
+    cu = Structure(
+        Lattice.cubic(3.61), ["Cu"] * 4, [[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]]
+    )
     symmetrized = SpacegroupAnalyzer(cu).get_symmetrized_structure()
     with pytest.raises(TypeError, match="got a single SymmetrizedStructure; wrap it in a list"):
         check_sequence(symmetrized)

@@ -18,11 +18,11 @@ from skcrystal.local import MIN_ON_LATTICE, LocalClassifier, LocalLabels, _Vote
 from skcrystal.polycrystal import atom_probe, make_polycrystal, make_precipitates
 
 
-def _region(structure, sites, centre_offset, rotation=np.eye(3)):
+def _region(structure, sites, centre_offset, rotation=None):
     """Atoms of a big supercell within the radius of ``sites`` sites, relative to a centre."""
     big = structure.copy()
     big.make_supercell([int(np.ceil(36 / w)) for w in big.lattice.abc])
-    positions = big.cart_coords @ rotation.T
+    positions = big.cart_coords @ (np.eye(3) if rotation is None else rotation).T
     centre = positions.mean(axis=0) + centre_offset
     primitive = structure.get_primitive_structure()
     radius = (3 * sites * primitive.volume / len(primitive) / (4 * np.pi)) ** (1 / 3)
@@ -156,17 +156,25 @@ def test_a_single_crystal_box_is_one_class_everywhere(model):
     np.testing.assert_allclose(result.proba.sum(axis=1), 1, rtol=1e-5)
     assert 0 < np.mean(result.atom_coverage > 0) < 1  # the stride is wider than the clusters
     assert set(result.atom_labels) == {"bcc"}  # atoms no cluster holds: the nearest region
+    # One region: the box corners are further from its centre than a region radius, and
+    # still take its class, filled or not.
+    sparse = LocalClassifier(model, stride=23.0).classify(iron)
+    assert len(sparse.centres) == 1 and sparse.phase_fractions(unknown="fill") == {"bcc": 1.0}
 
 
 def test_a_bicrystal_is_resolved_away_from_its_boundaries(model):
-    atoms, truth = make_polycrystal(44.0, 2, classes=("fcc", "bcc"), element="Fe", nn_distance=2.5, random_state=1)
+    atoms, truth = make_polycrystal(
+        44.0, 2, classes=("fcc", "bcc"), element="Fe", nn_distance=2.5, random_state=1
+    )
     result = LocalClassifier(model, stride=6.0).classify(atoms)
     interior = truth.boundary_distance > 8
     assert interior.sum() > 200
     assert np.mean(result.atom_labels[interior] == truth.labels[interior]) > 0.8
     # Near a boundary: the right class or unknown, seldom a third, confident class.
     near = truth.boundary_distance < 2
-    wrong = (result.atom_labels[near] != truth.labels[near]) & (result.atom_labels[near] != "unknown")
+    wrong = (result.atom_labels[near] != truth.labels[near]) & (
+        result.atom_labels[near] != "unknown"
+    )
     assert wrong.mean() < 0.2
     known = result.phase_fractions(unknown="drop")
     assert "unknown" not in known and sum(known.values()) == pytest.approx(1.0)
@@ -187,7 +195,9 @@ def test_a_point_cloud_is_accepted_and_an_amorphous_one_is_unknown(model):
     from ase import Atoms
     from ase.build import bulk
 
-    crystal, kept = atom_probe(bulk("Cu", cubic=True) * 9, efficiency=0.8, sigma=(0.05, 0.05, 0.1), random_state=0)
+    crystal, kept = atom_probe(
+        bulk("Cu", cubic=True) * 9, efficiency=0.8, sigma=(0.05, 0.05, 0.1), random_state=0
+    )
     result = LocalClassifier(model, stride=12.0).classify(crystal)
     assert result.cluster_sizes.min() > 0 and len(kept) == len(result.atom_labels)
     assert np.mean(result.atom_labels[result.atom_coverage > 0] == "fcc") > 0.7
@@ -206,9 +216,13 @@ def test_writers_round_trip(model, tmp_path):
     back = ase.io.read(tmp_path / "out.extxyz")
     np.testing.assert_array_equal(back.arrays["skcrystal_label"], result.atom_labels.astype(str))
     np.testing.assert_array_equal(back.arrays["skcrystal_coverage"], result.atom_coverage)
-    np.testing.assert_array_equal(back.arrays["skcrystal_filled"], result.atom_filled_labels.astype(str))
+    np.testing.assert_array_equal(
+        back.arrays["skcrystal_filled"], result.atom_filled_labels.astype(str)
+    )
     classes = result.classes.tolist()
-    expected = [classes.index(label) if label in classes else -1 for label in result.atom_labels.tolist()]
+    expected = [
+        classes.index(label) if label in classes else -1 for label in result.atom_labels.tolist()
+    ]
     np.testing.assert_array_equal(back.arrays["skcrystal_class"], expected)
     result.save_grid(tmp_path / "grid.npz")
     with np.load(tmp_path / "grid.npz") as grid:
@@ -216,7 +230,9 @@ def test_writers_round_trip(model, tmp_path):
         np.testing.assert_array_equal(grid["labels"], result.labels.astype(str))
     result.save_grid(tmp_path / "grid.csv")
     lines = (tmp_path / "grid.csv").read_text().splitlines()
-    assert len(lines) == 1 + len(result.centres) and lines[0].startswith("x,y,z,label,nearest,score")
+    assert len(lines) == 1 + len(result.centres) and lines[0].startswith(
+        "x,y,z,label,nearest,score"
+    )
     with pytest.raises(ValueError, match=r"\.npz or \.csv"):
         result.save_grid(tmp_path / "grid.txt")
     with pytest.raises(ValueError, match="atoms"):
@@ -249,7 +265,18 @@ def test_cli_local_writes_every_frame(tmp_path, capsys):
 
     frames = [bulk("Fe", cubic=True) * 7, bulk("Cu", cubic=True) * 6]
     ase.io.write(tmp_path / "two.extxyz", frames)
-    status = main(["local", str(tmp_path / "two.extxyz"), "--stride", "20", "--output", str(tmp_path / "out.extxyz"), "--grid", str(tmp_path / "grid.csv")])
+    status = main(
+        [
+            "local",
+            str(tmp_path / "two.extxyz"),
+            "--stride",
+            "20",
+            "--output",
+            str(tmp_path / "out.extxyz"),
+            "--grid",
+            str(tmp_path / "grid.csv"),
+        ]
+    )
     assert status == 0
     printed = capsys.readouterr().out.splitlines()
     assert len(printed) == 2 and "bcc 100.0%" in printed[0] and "fcc 100.0%" in printed[1]

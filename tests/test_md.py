@@ -13,7 +13,11 @@ import pytest
 from skcrystal import load_pretrained, read_frames
 
 DATA = Path(__file__).parent / "data" / "md"
-META = [json.loads(path.read_text()) for path in sorted(DATA.glob("*.json")) if path.name != "index.json"]
+META = [
+    json.loads(path.read_text())
+    for path in sorted(DATA.glob("*.json"))
+    if path.name != "index.json"
+]
 SOLIDS = [m for m in META if m["phase"] == "solid" and not m["melted"]]
 LIQUIDS = [m for m in META if m["phase"] == "liquid"]
 

@@ -155,3 +155,28 @@ def test_an_unfitted_score_is_refused(data):
     X, _, _ = data
     with pytest.raises(NotFittedError):
         CrystalClassifier(**TINY).score_samples(X)
+
+
+def test_mahalanobis_is_stable_with_a_dead_feature():
+    from skcrystal import _novelty
+
+    rng = np.random.default_rng(0)
+    # An untrained network: every unit at about 0.5, varying by 1e-6 at most.
+    features = 0.5 + 1e-6 * rng.normal(size=(200, 6))
+    features[:, 3] = 0.5
+    y = np.arange(200) % 2
+    score = _novelty.Mahalanobis().fit(features, y)
+    assert np.linalg.eigvalsh(score.state["precision"]).max() < 1e11
+    # float32 rounding of the features moves the score by far less than its spread.
+    query = 0.5 + 1e-4 * rng.normal(size=(20, 6))
+    rounded = query + 1e-8 * rng.normal(size=query.shape)
+    spread = np.ptp(score.score(query, None))
+    assert np.abs(score.score(rounded, None) - score.score(query, None)).max() < 1e-4 * spread
+    # A well-spread feature set is unchanged by the floor.
+    from sklearn.covariance import LedoitWolf
+
+    spread_out = rng.normal(size=(200, 6))
+    healthy = _novelty.Mahalanobis().fit(spread_out, y)
+    means = np.stack([spread_out[y == c].mean(axis=0) for c in (0, 1)])
+    expected = LedoitWolf().fit(spread_out - means[y]).precision_
+    np.testing.assert_allclose(healthy.state["precision"], expected, rtol=1e-8, atol=1e-10)

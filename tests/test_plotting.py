@@ -54,9 +54,18 @@ def test_probability_bands_and_hidden_classes():
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: plot_fingerprint(np.zeros((8, 8))), r"shape \(3, n_pixels, n_pixels\), got shape \(8, 8\)"),
-        (lambda: plot_probabilities([0, 1], np.zeros((2, 2)), ["a", "b", "c"]), r"expected \(len\(x\), len\(classes\)\)"),
-        (lambda: plot_probabilities([0, 1], np.zeros((2, 2)), ["a", "b"], std=np.zeros(2)), "std has shape"),
+        (
+            lambda: plot_fingerprint(np.zeros((8, 8))),
+            r"shape \(3, n_pixels, n_pixels\), got shape \(8, 8\)",
+        ),
+        (
+            lambda: plot_probabilities([0, 1], np.zeros((2, 2)), ["a", "b", "c"]),
+            r"expected \(len\(x\), len\(classes\)\)",
+        ),
+        (
+            lambda: plot_probabilities([0, 1], np.zeros((2, 2)), ["a", "b"], std=np.zeros(2)),
+            "std has shape",
+        ),
     ],
 )
 def test_misshapen_input_is_named(call, message):
@@ -65,5 +74,7 @@ def test_misshapen_input_is_named(call, message):
 
 
 def test_confusion_matrix_rows_are_normalised():
-    display = plot_confusion_matrix(["fcc", "fcc", "bcc", "bcc"], ["fcc", "bcc", "bcc", "bcc"], labels=["bcc", "fcc"])
+    display = plot_confusion_matrix(
+        ["fcc", "fcc", "bcc", "bcc"], ["fcc", "bcc", "bcc", "bcc"], labels=["bcc", "fcc"]
+    )
     np.testing.assert_allclose(display.confusion_matrix, [[1.0, 0.0], [0.5, 0.5]])

@@ -12,7 +12,12 @@ COORDINATION = {"fcc": 12, "bcc": 8, "hex/rh": 12}
 def coordination(atoms, nn_distance):
     size = atoms.cell.lengths()
     tree = cKDTree(atoms.positions % size, boxsize=size + 1e-9)
-    return np.array([len(found) - 1 for found in tree.query_ball_point(atoms.positions % size, 1.1 * nn_distance)])
+    return np.array(
+        [
+            len(found) - 1
+            for found in tree.query_ball_point(atoms.positions % size, 1.1 * nn_distance)
+        ]
+    )
 
 
 def test_grains_are_whole_crystals_across_the_box_faces():

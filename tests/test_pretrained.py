@@ -70,8 +70,13 @@ def test_saved_model_predicts_as_the_trained_one(tiny):
     pipeline, _, folder = tiny
     loaded = load_pretrained(folder)
     files = ["skcrystal/data/examples/Cu_fcc.cif", "skcrystal/data/examples/Fe_bcc.vasp"]
-    np.testing.assert_allclose(loaded.predict_proba(files), pipeline.predict_proba(files), atol=1e-5)
-    assert loaded.named_steps["classifier"].classes_.tolist() == pipeline.named_steps["classifier"].classes_.tolist()
+    np.testing.assert_allclose(
+        loaded.predict_proba(files), pipeline.predict_proba(files), atol=1e-5
+    )
+    assert (
+        loaded.named_steps["classifier"].classes_.tolist()
+        == pipeline.named_steps["classifier"].classes_.tolist()
+    )
     assert loaded.named_steps["fingerprint"].get_params()["n_pixels"] == 64
 
 
@@ -130,8 +135,14 @@ def test_the_novelty_score_and_threshold_round_trip(tiny, tmp_path, novelty):
     classifier.set_params(novelty=novelty, acceptance=0.9).fit_novelty(images, labels)
     save_pretrained(pipeline, tmp_path)
     loaded = load_pretrained(tmp_path).named_steps["classifier"]
-    assert (loaded.novelty_.name, loaded.acceptance, loaded.offset_) == (novelty, 0.9, classifier.offset_)
-    np.testing.assert_allclose(loaded.score_samples(images), classifier.score_samples(images), rtol=1e-5)
+    assert (loaded.novelty_.name, loaded.acceptance, loaded.offset_) == (
+        novelty,
+        0.9,
+        classifier.offset_,
+    )
+    np.testing.assert_allclose(
+        loaded.score_samples(images), classifier.score_samples(images), rtol=1e-5
+    )
     assert loaded.predict(images).tolist() == classifier.predict(images).tolist()
 
 
@@ -154,7 +165,9 @@ def test_shipped_model_says_unknown_for_liquids_glasses_and_packings():
     from skcrystal import load_pretrained, read_frames
     from skcrystal.outliers import quenched_glass, random_packing
 
-    liquids = [frame for path in sorted(MD.glob("*liquid*.extxyz.gz")) for frame in read_frames(path)]
+    liquids = [
+        frame for path in sorted(MD.glob("*liquid*.extxyz.gz")) for frame in read_frames(path)
+    ]
     assert len(liquids) == 4
     others = [random_packing(256, 0.6, random_state=0), quenched_glass(256, random_state=0)]
     model = load_pretrained()
@@ -191,17 +204,28 @@ def test_own_classes_and_sizes_round_trip_with_their_label_type(tmp_path):
 
     structures, labels = make_prototype_dataset(4, classes=["fcc", "bcc", "sc"], random_state=2)
     y = np.array([{"fcc": 10, "bcc": 20, "sc": 30}[label] for label in labels])
-    fingerprint = DiffractionFingerprint(n_pixels=24, pixel_size=1.07e-3, beam_stop_radius=2, compile=False)
+    fingerprint = DiffractionFingerprint(
+        n_pixels=24, pixel_size=1.07e-3, beam_stop_radius=2, compile=False
+    )
     net = CrystalClassifier(
-        max_epochs=1, train_split=None, random_state=0, unknown_label=-1, module__filters=(4,) * 6, module__hidden=8
+        max_epochs=1,
+        train_split=None,
+        random_state=0,
+        unknown_label=-1,
+        module__filters=(4,) * 6,
+        module__hidden=8,
     )
     pipeline = Pipeline([("fingerprint", fingerprint), ("classifier", net)]).fit(structures, y)
     save_pretrained(pipeline, tmp_path)
     loaded = load_pretrained(tmp_path)
-    np.testing.assert_allclose(loaded.predict_proba(structures), pipeline.predict_proba(structures), atol=1e-5)
+    np.testing.assert_allclose(
+        loaded.predict_proba(structures), pipeline.predict_proba(structures), atol=1e-5
+    )
     assert loaded.predict(structures).tolist() == pipeline.predict(structures).tolist()
     assert isinstance(loaded.predict(structures)[0].item(), int)
     assert loaded.named_steps["classifier"].unknown_label == -1
-    pipeline.named_steps["classifier"].label_encoder_.classes_ = np.array([None, 1, 2], dtype=object)
+    pipeline.named_steps["classifier"].label_encoder_.classes_ = np.array(
+        [None, 1, 2], dtype=object
+    )
     with pytest.raises(TypeError, match="label None of type NoneType"):
         save_pretrained(pipeline, tmp_path / "bad")

@@ -13,10 +13,14 @@ def test_dask_cluster_through_joblib_gives_the_serial_images():
     from joblib import parallel_config
 
     structures = [CRYSTALS[name][0] for name in sorted(CRYSTALS)]
-    fingerprint = DiffractionFingerprint(n_pixels=16, pixel_size=1.6e-3, beam_stop_radius=1, target_n_atoms=64, compile=False)
+    fingerprint = DiffractionFingerprint(
+        n_pixels=16, pixel_size=1.6e-3, beam_stop_radius=1, target_n_atoms=64, compile=False
+    )
     serial = fingerprint.transform(structures)
     with (
-        distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, dashboard_address=None
+        ) as cluster,
         distributed.Client(cluster) as client,
     ):
         workers = set(client.scheduler_info()["workers"])

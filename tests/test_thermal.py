@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import CRYSTALS, MORE_HEX
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pymatgen.core import Lattice, Structure
@@ -9,10 +10,10 @@ from pymatgen.core import Lattice, Structure
 from skcrystal import DiffractionFingerprint, _bragg, _cluster, load_pretrained
 from skcrystal.defects import Displacements, ThermalDisplacements, debye_field
 
-from conftest import CRYSTALS, MORE_HEX
-
 PROTOTYPES = {name: structure for name, (structure, _) in CRYSTALS.items()} | MORE_HEX
-LABELS = {name: label for name, (_, label) in CRYSTALS.items()} | {name: "hex/rh" for name in MORE_HEX}
+LABELS = {name: label for name, (_, label) in CRYSTALS.items()} | {
+    name: "hex/rh" for name in MORE_HEX
+}
 AL = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.05), ["Al"], [[0, 0, 0]])
 FE = Structure.from_spacegroup("Im-3m", Lattice.cubic(2.87), ["Fe"], [[0, 0, 0]])
 FAST = {"n_pixels": 32, "pixel_size": 8e-4, "beam_stop_radius": 2.5, "compile": False}
@@ -42,7 +43,9 @@ def plane_waves(structure, rms, seed, n_waves=30):
         phase = 2 * np.pi * positions @ (m @ reciprocal) + rng.uniform(0, 2 * np.pi)
         field += np.outer(np.cos(phase), polarisation) / np.linalg.norm(m)
     field *= rms / np.sqrt(np.mean(field**2))
-    return Structure(structure.lattice, structure.species, positions + field, coords_are_cartesian=True)
+    return Structure(
+        structure.lattice, structure.species, positions + field, coords_are_cartesian=True
+    )
 
 
 # --- the phonon model ------------------------------------------------------------------------
@@ -84,10 +87,14 @@ def test_neighbours_move_together_unlike_independent_noise():
 
     def correlation(structure):
         shift = structure.cart_coords - box.cart_coords
-        return np.mean(np.sum(shift[pairs[:, 0]] * shift[pairs[:, 1]], axis=1)) / np.mean(np.sum(shift**2, axis=1))
+        return np.mean(np.sum(shift[pairs[:, 0]] * shift[pairs[:, 1]], axis=1)) / np.mean(
+            np.sum(shift**2, axis=1)
+        )
 
     thermal = correlation(_hot(box, 0, rms=0.05))
-    gaussian = correlation(Displacements(sigma=0.05, min_atoms=1, random_state=0).transform([box])[0])
+    gaussian = correlation(
+        Displacements(sigma=0.05, min_atoms=1, random_state=0).transform([box])[0]
+    )
     assert thermal > 0.2
     assert abs(gaussian) < 0.05
 
@@ -111,11 +118,18 @@ def test_bragg_peaks_fall_by_the_debye_waller_factor():
 
 def _same_lattice(a, b):
     relation = a @ np.linalg.inv(b)
-    return np.allclose(relation, np.round(relation), atol=1e-6) and round(abs(np.linalg.det(relation))) == 1
+    return (
+        np.allclose(relation, np.round(relation), atol=1e-6)
+        and round(abs(np.linalg.det(relation))) == 1
+    )
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.sampled_from(sorted(PROTOTYPES)), st.integers(0, 2**31 - 1), st.sampled_from([0.03, 0.06, 0.1]))
+@given(
+    st.sampled_from(sorted(PROTOTYPES)),
+    st.integers(0, 2**31 - 1),
+    st.sampled_from([0.03, 0.06, 0.1]),
+)
 def test_bragg_lattice_is_the_primitive_lattice_under_thermal_motion(name, seed, lindemann):
     structure = PROTOTYPES[name]
     hot = _hot(_box(structure, 400), seed, lindemann=lindemann)
@@ -132,9 +146,13 @@ def test_plane_waves_of_the_issue_keep_the_parent_class(name, n_atoms):
     frames = [plane_waves(box, 0.1, seed) for seed in range(3)]
     primitive = structure.get_primitive_structure().lattice.matrix
     for frame in frames:
-        assert _same_lattice(_bragg.bragg_lattice(frame.lattice.matrix, frame.frac_coords), primitive)
+        assert _same_lattice(
+            _bragg.bragg_lattice(frame.lattice.matrix, frame.frac_coords), primitive
+        )
     model = load_pretrained()  # the network's class, the nearest one (the reject option aside)
-    assert model.classes_[model.predict_proba(frames).argmax(axis=1)].tolist() == [LABELS[name]] * len(frames)
+    assert model.classes_[model.predict_proba(frames).argmax(axis=1)].tolist() == [
+        LABELS[name]
+    ] * len(frames)
 
 
 def test_a_cell_of_many_atoms_is_not_folded_into_a_basis():
@@ -162,7 +180,9 @@ def _relative(a, b):
     st.integers(0, 2**31 - 1),
     st.sampled_from([0.05, 0.1]),
 )
-def test_thermal_crystal_is_invariant_to_permutation_rotation_and_cell_choice(name, seed, lindemann):
+def test_thermal_crystal_is_invariant_to_permutation_rotation_and_cell_choice(
+    name, seed, lindemann
+):
     from scipy.spatial.transform import Rotation
 
     hot = _hot(_box(PROTOTYPES[name], 300), seed, lindemann=lindemann)
@@ -188,17 +208,30 @@ def test_thermal_crystal_is_invariant_to_permutation_rotation_and_cell_choice(na
     assert _relative(images[4], images[5]) < noise + 0.1
 
 
-@pytest.mark.parametrize("strain", [(1e-3, 1e-3, 0.0), (3e-3, 3e-3, 0.0), (5e-3, -2e-3, 0.0), (0.0, 0.0, 4e-3), (6e-3, 6e-3, -6e-3)])
+@pytest.mark.parametrize(
+    "strain",
+    [
+        (1e-3, 1e-3, 0.0),
+        (3e-3, 3e-3, 0.0),
+        (5e-3, -2e-3, 0.0),
+        (0.0, 0.0, 4e-3),
+        (6e-3, 6e-3, -6e-3),
+    ],
+)
 def test_a_breathing_npt_box_keeps_the_cubic_frame(strain):
     # Seen in LAMMPS NPT frames: fcc Al with two box sides equal within 1e-4 and the third
     # not, diamond Si at Tm with sides 1.3 % apart; the lattice was taken as body-centred
     # tetragonal, turned by 45 degrees (bct139, bcc or bct141).
     box = _box(AL, 864)
-    strained = Structure(Lattice(box.lattice.matrix @ np.diag(1 + np.asarray(strain))), box.species, box.frac_coords)
+    strained = Structure(
+        Lattice(box.lattice.matrix @ np.diag(1 + np.asarray(strain))), box.species, box.frac_coords
+    )
     hot = _hot(strained, 0, rms=0.05)
     from skcrystal import _orientation
 
-    rotation = _orientation.canonical_rotation(_bragg.bragg_lattice(hot.lattice.matrix, hot.frac_coords))
+    rotation = _orientation.canonical_rotation(
+        _bragg.bragg_lattice(hot.lattice.matrix, hot.frac_coords)
+    )
     # The cube axes of the box stay along x, y and z (up to their order and sign).
     np.testing.assert_allclose(np.sort(np.abs(rotation), axis=1)[:, :2], 0.0, atol=0.01)
     assert load_pretrained().predict([hot])[0] == "fcc"
@@ -209,7 +242,9 @@ def test_a_tetragonal_crystal_near_the_cubic_one_keeps_its_own_frame():
     # cubic by the lattice tolerance.
     from skcrystal import _orientation
 
-    bct = Structure.from_spacegroup("I4/mmm", Lattice.tetragonal(3.2, 3.2 * 1.07), ["In"], [[0, 0, 0]])
+    bct = Structure.from_spacegroup(
+        "I4/mmm", Lattice.tetragonal(3.2, 3.2 * 1.07), ["In"], [[0, 0, 0]]
+    )
     primitive = bct.get_primitive_structure().lattice.matrix
     rotation = _orientation.canonical_rotation(primitive)
     standard = np.abs(bct.lattice.matrix @ rotation.T)

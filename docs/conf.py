@@ -49,6 +49,8 @@ rst_epilog = f"""
 
 # -- autodoc / autosummary / numpydoc -------------------------------------------------------
 autosummary_generate = True
+# Public faces (skcrystal.io) list in __all__ what they import from private modules.
+autosummary_ignore_module_all = False
 autodoc_default_options = {"member-order": "bysource"}
 autodoc_typehints = "none"
 numpydoc_show_class_members = False

@@ -134,7 +134,9 @@ def finite_lattice(positions, centre=None):
 
 def _amplitudes(atoms, weights, q):
     """``|F(q)|`` of the weighted atoms at the rows of ``q``."""
-    return np.abs(np.exp(-2j * np.pi * (np.atleast_2d(q) @ atoms.T)) @ weights)
+    phase = 2 * np.pi * (np.atleast_2d(q) @ atoms.T)
+    # Real cosine and sine: several times cheaper than the complex exponential.
+    return np.hypot(np.cos(phase) @ weights, np.sin(phase) @ weights)
 
 
 def _grid_peaks(atoms, weights, g_max, step):

@@ -234,7 +234,7 @@ def _positive(text):
 
 
 def _frames_argument(text):
-    from .io import _selection
+    from ._readers import _selection
 
     try:
         _selection(text)
@@ -244,7 +244,7 @@ def _frames_argument(text):
 
 
 def _species_argument(text):
-    from .io import _species_numbers
+    from ._readers import _species_numbers
 
     species = {}
     for pair in text.split(","):
@@ -272,8 +272,9 @@ def main(argv=None):
 
 
 def _local(args):
+    from ._readers import _frames, _selection
     from .atom_probe import RECONSTRUCTIONS, read_atom_probe
-    from .io import StructureError, _frames, _selection
+    from .io import StructureError
     from .local import LocalClassifier
     from .pretrained import load_pretrained
 
@@ -346,7 +347,7 @@ def _device_problem(device):
 def _classify(args):
     from tqdm import tqdm
 
-    from .io import _SEVERAL_FRAMES, _TYPES_ONLY
+    from ._readers import _SEVERAL_FRAMES, _TYPES_ONLY
     from .pretrained import load_pretrained
 
     model = load_pretrained(args.model, device=args.device)
@@ -401,7 +402,8 @@ def _classify_frames(path, fingerprint, predict, args, species, several):
     from joblib import effective_n_jobs
     from tqdm import tqdm
 
-    from .io import StructureError, _frames, _selection
+    from ._readers import _frames, _selection
+    from .io import StructureError
 
     selection, wanted = _selection(args.frames if several else ":")
     per_batch = _FRAMES_PER_JOB * effective_n_jobs(args.jobs)

@@ -13,7 +13,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 
 from . import _cluster, _diffraction
-from .io import StructureError, _portable, check_sequence, to_crystal
+from ._transport import _portable
+from .io import StructureError, check_sequence, to_crystal
 
 #: With ``compile="auto"``, the CPU kernel is compiled for batches at least this large: the
 #: compilation (seconds, cached on disk by torch) then pays for itself.

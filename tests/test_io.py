@@ -140,7 +140,8 @@ def test_strong_thermal_noise_is_not_an_overlap():
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(1, 12), st.floats(0.21, 3.0))
 def test_close_pairs_are_those_of_a_brute_force_search(seed, n_atoms, edge):
-    from skcrystal.io import MIN_DISTANCE, _close_pairs
+    from skcrystal._structures import _close_pairs
+    from skcrystal.io import MIN_DISTANCE
 
     rng = np.random.default_rng(seed)
     cell = edge * (np.eye(3) + np.triu(rng.uniform(-0.4, 0.4, (3, 3)), 1))
@@ -164,16 +165,20 @@ def test_close_pairs_are_those_of_a_brute_force_search(seed, n_atoms, edge):
 
 
 def test_large_files_other_than_cif_are_read_by_ase_first(tmp_path, monkeypatch):
-    from skcrystal import io
+    from skcrystal import _readers, io
 
     poscar = tmp_path / "POSCAR"
     FE.to(filename=str(poscar), fmt="poscar")
     cif = tmp_path / "Fe.cif"
     FE.to(filename=str(cif))
-    assert isinstance(io._read(poscar), Structure) and isinstance(io._read(cif), Structure)
+    assert isinstance(_readers._read(poscar), Structure) and isinstance(
+        _readers._read(cif), Structure
+    )
     by_pymatgen = io.to_crystal(poscar)
+    # Set on skcrystal.io, the limit is the one the readers use.
     monkeypatch.setattr(io, "ASE_FIRST_BYTES", 0)
-    assert isinstance(io._read(poscar), Atoms) and isinstance(io._read(cif), Structure)
+    assert _readers.ASE_FIRST_BYTES == 0
+    assert isinstance(_readers._read(poscar), Atoms) and isinstance(_readers._read(cif), Structure)
     by_ase = io.to_crystal(poscar)
     np.testing.assert_allclose(by_ase.cell, by_pymatgen.cell, atol=1e-9)
     np.testing.assert_allclose(by_ase.frac_coords, by_pymatgen.frac_coords, atol=1e-9)
@@ -197,7 +202,8 @@ def test_the_first_of_equally_close_pairs_is_named():
 def test_a_structure_travels_to_workers_as_arrays_with_the_same_checks():
     import pickle
 
-    from skcrystal.io import _portable, to_crystal
+    from skcrystal._transport import _portable
+    from skcrystal.io import to_crystal
 
     big = FE * (4, 4, 4)
     light = _portable(big)

@@ -79,3 +79,15 @@ def rotated(structure, rotation):
         structure.species,
         structure.frac_coords,
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_pretrained(tmp_path_factory):
+    """``(pipeline, info, folder)``: the shipped model's recipe at its smallest (ten crystals
+    per class, one epoch), trained once for every test that needs a trained model, and saved."""
+    from skcrystal.pretrained import save_pretrained, train_pretrained
+
+    pipeline, info = train_pretrained(10, max_epochs=1, random_state=0, verbose=0)
+    folder = tmp_path_factory.mktemp("model")
+    save_pretrained(pipeline, folder, info)
+    return pipeline, info, folder

@@ -132,7 +132,8 @@ def test_pipeline_grid_search_over_n_pixels_and_cross_val_score(images):
         ]
     )
     search = GridSearchCV(pipe, {"fingerprint__n_pixels": [16, 24]}, cv=2).fit(structures, y)
-    assert search.best_params_["fingerprint__n_pixels"] in (16, 24)
+    # Both image sizes trained and scored (a failed fit scores nan).
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     assert (
         search.best_estimator_.named_steps["classifier"].image_shape_[1]
         == search.best_params_["fingerprint__n_pixels"]

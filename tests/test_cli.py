@@ -124,15 +124,34 @@ def test_fingerprint_command_writes_images(tmp_path, capsys):
     np.testing.assert_allclose(pixels, np.transpose(expected, (1, 2, 0)), atol=0.5 / 255 + 1e-6)
 
 
-def test_train_command_writes_a_loadable_model(tmp_path, capsys):
-    from skcrystal import load_pretrained
+def test_train_command_writes_a_loadable_model(tmp_path, capsys, monkeypatch, tiny_pretrained):
+    from skcrystal import load_pretrained, pretrained
 
+    # The recipe itself is tested in test_pretrained.py; here, what the command passes to it
+    # and does with what it returns (the session's model, trained once).
+    calls = []
+
+    def recipe(n_per_class, **kwargs):
+        calls.append((n_per_class, kwargs))
+        return tiny_pretrained[0], {**tiny_pretrained[1], "precision": kwargs["precision"]}
+
+    monkeypatch.setattr(pretrained, "train_pretrained", recipe)
     argv = ["train", "--output", str(tmp_path), "--n-per-class", "10", "--epochs", "1"]
-    status = main(argv + ["--augment", "--precision", "bfloat16"])
+    status = main(argv + ["--augment", "--precision", "bfloat16", "--seed", "7", "--jobs", "2"])
     info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert status == 0 and info["n_structures"] == 70
-    assert info["precision"] == "bfloat16" and len(info["augmentation"]) == 8
-    assert ["thermal", 0.1] in info["augmentation"]
+    assert status == 0 and info["precision"] == "bfloat16"
+    assert calls == [
+        (
+            10,
+            {
+                "max_epochs": 1,
+                "augment": True,
+                "precision": "bfloat16",
+                "random_state": 7,
+                "n_jobs": 2,
+            },
+        )
+    ]
     assert load_pretrained(tmp_path).predict([GOOD[0]]).shape == (1,)
     score = load_pretrained(tmp_path).score_samples([GOOD[0]])[0]
     assert main(["classify", "--model", str(tmp_path), "--format", "json", GOOD[0]]) == 0

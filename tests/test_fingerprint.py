@@ -1,6 +1,8 @@
 """DiffractionFingerprint as a scikit-learn transformer."""
 
 import pickle
+import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -140,10 +142,20 @@ def test_parallel_and_batched_runs_match_serial():
     np.testing.assert_allclose(parallel, serial, atol=1e-6)
 
 
+@pytest.mark.skipif(
+    not any(shutil.which(c) for c in ("c++", "g++", "clang++")),
+    reason="torch.compile needs a C++ compiler on CPU",
+)
 def test_compiled_and_eager_transforms_agree():
     structures = [CRYSTALS[name][0] for name in ("fcc", "hcp")]
     eager = DiffractionFingerprint(compile=False).transform(structures)
-    compiled = DiffractionFingerprint(compile=True).transform(structures)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compiled = DiffractionFingerprint(compile=True).transform(structures)
+    # A failed compile falls back to the eager kernel with a warning: that is a failure here.
+    assert not [
+        w for w in caught if "torch.compile of the fingerprint kernel failed" in str(w.message)
+    ]
     np.testing.assert_allclose(compiled, eager, atol=1e-4)
 
 
@@ -172,7 +184,7 @@ def test_pipeline_and_grid_search_over_a_fingerprint_parameter():
         ]
     )
     search = GridSearchCV(pipe, {"fingerprint__n_pixels": [16, 32]}, cv=2).fit(structures, labels)
-    assert search.best_params_["fingerprint__n_pixels"] in (16, 32)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     assert search.score(structures, labels) == 1.0
 
 

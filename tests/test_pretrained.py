@@ -14,18 +14,14 @@ from skcrystal.pretrained import (
     _augment,
     load_pretrained,
     save_pretrained,
-    train_pretrained,
 )
 
 MD = Path(__file__).parent / "data" / "md"
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    pipeline, info = train_pretrained(10, max_epochs=1, random_state=0, verbose=0)
-    folder = tmp_path_factory.mktemp("model")
-    save_pretrained(pipeline, folder, info)
-    return pipeline, info, folder
+@pytest.fixture
+def tiny(tiny_pretrained):
+    return tiny_pretrained
 
 
 def test_recipe_reports_what_it_did(tiny):

@@ -62,7 +62,11 @@ BASIS_ATOMS = 65536
 
 @dataclass(frozen=True)
 class Cluster:
-    """A finite cluster in the canonical frame.
+    """A finite cluster of atoms in the canonical frame: what the fingerprint renders.
+
+    :meth:`skcrystal.DiffractionFingerprint.clusters` returns them and
+    :meth:`~skcrystal.DiffractionFingerprint.render` draws them; a cluster can be saved,
+    shown, or rendered again with other detector settings.
 
     Attributes
     ----------
@@ -83,6 +87,11 @@ class Cluster:
     numbers: np.ndarray
     rotation: np.ndarray
     scale: float
+
+
+# Public as skcrystal.fingerprint.Cluster: DiffractionFingerprint.clusters returns it and
+# render takes it.
+Cluster.__module__ = "skcrystal.fingerprint"
 
 
 def central_atom(cell, frac_coords):

@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 
 from . import _cluster, _diffraction
+from ._cluster import Cluster  # noqa: F401 -- public here: clusters() returns it, render() takes it
 from ._transport import _portable
 from .io import StructureError, check_sequence, to_crystal
 
@@ -332,7 +333,7 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
 
         Returns
         -------
-        list of skcrystal._cluster.Cluster
+        list of Cluster
 
         Raises
         ------
@@ -359,7 +360,7 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         Returns
         -------
         generator
-            For each item of ``X``, in order, its :class:`~skcrystal._cluster.Cluster` or the
+            For each item of ``X``, in order, its :class:`Cluster` or the
             exception it raised (a :class:`~skcrystal.io.StructureError` for bad input).
         """
         return self._clusters_or_errors(check_sequence(X))

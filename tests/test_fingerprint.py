@@ -205,3 +205,15 @@ def test_numpy_blas_threads_are_restored_whatever_the_consumer_does():
     assert blas_threads() == before
     fp.clusters([iron] * 2)
     assert blas_threads() == before
+
+
+def test_clusters_are_of_a_public_type_that_render_takes():
+    import pickle
+
+    from skcrystal.fingerprint import Cluster
+
+    fp = DiffractionFingerprint(**FAST)
+    [cluster] = fp.clusters([CRYSTALS["fcc"][0]])
+    assert isinstance(cluster, Cluster) and Cluster.__module__ == "skcrystal.fingerprint"
+    again = pickle.loads(pickle.dumps(cluster))
+    np.testing.assert_array_equal(fp.render([again]), fp.transform([CRYSTALS["fcc"][0]]))

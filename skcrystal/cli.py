@@ -17,6 +17,10 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="skcrystal",
         description="Crystal-structure classification from two-dimensional diffraction fingerprints.",
+        epilog=(
+            "Options and the Python API use the same words where they can; where they differ, "
+            "--jobs is n_jobs and --seed is random_state."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -66,7 +70,7 @@ def build_parser():
         "--jobs",
         type=int,
         default=None,
-        help="processes reading and fingerprinting the files and frames (-1: one per core; default: 1)",
+        help="processes reading and fingerprinting the files and frames, n_jobs in the API (-1: one per core; default: 1)",
     )
     classify.add_argument(
         "--frames",
@@ -154,7 +158,7 @@ def build_parser():
         "--jobs",
         type=int,
         default=None,
-        help="processes for the regions (-1: one per core; default: 1)",
+        help="processes for the regions, n_jobs in the API (-1: one per core; default: 1)",
     )
     local.add_argument(
         "--no-unknown",
@@ -207,7 +211,9 @@ def build_parser():
         "--n-per-class", type=int, default=1500, help="training crystals per class (default: 1500)"
     )
     train.add_argument("--epochs", type=int, default=5, help="training epochs (default: 5)")
-    train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    train.add_argument(
+        "--seed", type=int, default=0, help="random seed, random_state in the API (default: 0)"
+    )
     train.add_argument(
         "--augment",
         action="store_true",
@@ -219,7 +225,12 @@ def build_parser():
         default="float32",
         help="arithmetic of the training steps (default: %(default)s)",
     )
-    train.add_argument("--jobs", type=int, default=None, help="processes for data and fingerprints")
+    train.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="processes for data and fingerprints, n_jobs in the API",
+    )
     return parser
 
 

@@ -20,6 +20,8 @@ def test_help_is_fast_and_imports_no_torch():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert "classify" in out
+    # The words of the API for the options that differ from it.
+    assert "--jobs is n_jobs and --seed is random_state" in " ".join(out.split())
     assert out.strip().splitlines()[-1] == "False False"
 
 

@@ -37,11 +37,15 @@ class Crystal:
         Fractional coordinates of the atoms (not wrapped into the cell).
     numbers : ndarray of shape (n,), int
         Atomic numbers.
+    reduced_cell : ndarray of shape (3, 3)
+        The LLL-reduced basis of the same lattice (rows), found when the lattice was checked:
+        the one place the skew of a cell is taken off.
     """
 
     cell: np.ndarray
     frac_coords: np.ndarray
     numbers: np.ndarray
+    reduced_cell: np.ndarray
 
 
 Crystal.__module__ = "skcrystal.io"
@@ -126,7 +130,7 @@ def _to_crystal(source):
         _check_coordinates(frac)
         numbers = _structure_numbers(source)
     _check_overlaps(cell, frac, reduced)
-    return Crystal(cell, frac, numbers)
+    return Crystal(cell, frac, numbers, reduced.matrix)
 
 
 def check_lattice(matrix):

@@ -584,24 +584,23 @@ def _one_cluster(item, index, n_atoms, shift):
             index=index,
             item=item,
         )
-    cell, frac_coords = _compact_cell(crystal.cell, crystal.frac_coords)
+    cell, frac_coords = _compact_cell(crystal)
     return _cluster.canonical_cluster(cell, frac_coords, numbers, n_atoms)
 
 
-def _compact_cell(cell, frac_coords):
+def _compact_cell(crystal):
     """Lattice and fractional coordinates to hand to :mod:`skcrystal._cluster`.
 
-    The input cell, unless it is skewed past :data:`REDUCE_SKEW`: then its LLL-reduced cell
-    (same lattice, same Cartesian positions, atoms wrapped into it), whose skew is at most
-    about 3. The canonical cluster does not depend on the cell, but the steps of
-    :mod:`skcrystal._cluster` that work in the given cell (folding atoms, finding the atom
+    The input cell, unless it is skewed past :data:`REDUCE_SKEW`: then the crystal's
+    LLL-reduced cell (same lattice, same Cartesian positions, atoms wrapped into it), whose
+    skew is at most about 3. The canonical cluster does not depend on the cell, but the steps
+    of :mod:`skcrystal._cluster` that work in the given cell (folding atoms, finding the atom
     nearest its middle) lose precision in cells as skewed as ``(a, b + 1000 a, c)``.
     """
-    from pymatgen.core import Lattice
-
+    cell, frac_coords = crystal.cell, crystal.frac_coords
     skew = np.prod(np.linalg.norm(cell, axis=1)) / abs(np.linalg.det(cell))
     if skew <= REDUCE_SKEW:
         return cell, frac_coords
-    reduced = Lattice(cell).get_lll_reduced_lattice().matrix
+    reduced = crystal.reduced_cell
     frac = np.linalg.solve(reduced.T, (frac_coords @ cell).T).T
     return reduced, frac - np.floor(frac)

@@ -244,3 +244,24 @@ def test_a_symmetrized_structure_is_one_structure_not_a_sequence_of_sites():
     with pytest.raises(TypeError, match="got a single SymmetrizedStructure; wrap it in a list"):
         check_sequence(symmetrized)
     assert check_sequence([symmetrized]) == [symmetrized]
+
+
+def test_a_crystal_carries_its_reduced_cell():
+    from skcrystal.io import to_crystal
+
+    m = FE.lattice.matrix
+    skewed = Structure(
+        Lattice([m[0], m[1] + 300 * m[0], m[2] + 300 * m[1]]),
+        FE.species,
+        FE.cart_coords,
+        coords_are_cartesian=True,
+    )
+    crystal = to_crystal(skewed)
+    # The same lattice (an integer basis change of determinant +-1), with vectors as short
+    # as the unskewed cell's.
+    change = np.linalg.solve(crystal.cell.T, crystal.reduced_cell.T)
+    np.testing.assert_allclose(change, np.round(change), atol=1e-6)
+    assert abs(round(np.linalg.det(change))) == 1
+    assert (
+        np.linalg.norm(crystal.reduced_cell, axis=1).max() <= 1.01 * np.linalg.norm(m, axis=1).max()
+    )

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 
 import numpy as np
+from scipy.sparse import issparse
 
 from ._errors import _naming
 from ._readers import _convert
@@ -76,7 +77,7 @@ def check_sequence(X):
             f"{expected}, got a {type(X).__name__}, which has no order (the rows of the output "
             "would not match anything); pass a list."
         )
-    if hasattr(X, "tocsr") or hasattr(X, "sparse"):
+    if issparse(X):
         raise TypeError(
             f"{expected}, got a sparse {type(X).__name__}: sparse input is not supported."
         )

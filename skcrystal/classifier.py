@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import torch
+from scipy.sparse import issparse
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch
 from skorch import NeuralNetClassifier
@@ -548,7 +549,7 @@ class CrystalClassifier(NeuralNetClassifier):
 
     @staticmethod
     def _check_images(X):
-        if hasattr(X, "tocsr"):
+        if issparse(X):
             raise TypeError(
                 f"CrystalClassifier takes dense images; got a sparse {type(X).__name__}: sparse input is not supported."
             )

@@ -151,11 +151,10 @@ def make_precipitates(
     """
     from scipy.spatial.transform import Rotation
 
-    if matrix not in GRAINS or not np.allclose(
-        _crystal(matrix, element, nn_distance).lattice.angles, 90
-    ):
+    lattice = _crystal(matrix, element, nn_distance).lattice if matrix in GRAINS else None
+    if lattice is None or not np.allclose(lattice.angles, 90):
         raise ValueError(f"the matrix must be a cubic class (fcc, bcc, sc, diam); got {matrix!r}.")
-    edge = _crystal(matrix, element, nn_distance).lattice.a
+    edge = lattice.a
     size = edge * max(1, round(size / edge))
     rng = check_random_state(random_state)
     centres = rng.uniform(0, size, (n_precipitates, 3))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 from ase import Atoms
+from conftest import FAST
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from pymatgen.core import Lattice, Molecule, Structure
@@ -23,14 +24,6 @@ import skcrystal.io
 from skcrystal import DiffractionFingerprint
 from skcrystal.io import StructureError
 
-#: A small detector with the paper's field of view: fast, and still a real image.
-FAST = {
-    "n_pixels": 16,
-    "pixel_size": 1.6e-3,
-    "beam_stop_radius": 1.25,
-    "target_n_atoms": 32,
-    "compile": False,
-}
 FE = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
 CU = Structure(
     Lattice.cubic(3.61), ["Cu"] * 4, [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from ase.build import bulk
-from conftest import CRYSTALS, MORE_HEX
+from conftest import CRYSTALS, FAST, MORE_HEX
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pymatgen.core import Lattice, Structure
@@ -12,13 +12,6 @@ from scipy.spatial.transform import Rotation
 from skcrystal import DiffractionFingerprint, _bragg, _cluster
 from skcrystal.defects import Displacements, Vacancies
 
-FAST = {
-    "n_pixels": 16,
-    "pixel_size": 1.6e-3,
-    "beam_stop_radius": 1.25,
-    "target_n_atoms": 32,
-    "compile": False,
-}
 PROTOTYPES = {name: structure for name, (structure, _) in CRYSTALS.items()} | MORE_HEX
 
 

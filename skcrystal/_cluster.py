@@ -19,6 +19,12 @@ canonical frame, without a tolerance on atomic positions:
    defective crystal keeps its parent's cluster radius) is carved from the periodic structure
    around a canonical basis site (a sphere has no memory of the cell), its last coordination
    shell completed or dropped so that a pristine cluster keeps the site symmetry.
+5. A box wider than such a cluster (an MD frame, a large supercell) gives one cluster per
+   region, up to eight (:func:`region_middles`), each carved around the canonical site
+   nearest its region's middle; the fingerprint sums their patterns. One sphere of a hot box
+   sees its own fluctuations (measured on LAMMPS frames of bcc Fe at 1.05 Tm: one region
+   gave bct139 for one frame in ten); the sum over regions sees the box's average. A
+   pristine crystal's regions are copies of one cluster, so its image does not change.
 
 If no three independent Bragg peaks are found (a liquid, an amorphous solid), the input cell
 itself stands in for the primitive lattice, so the result is still deterministic. A primitive
@@ -55,6 +61,8 @@ SHELL_WIDTH = 0.02
 HANDEDNESS_RADIUS = 2.5
 #: Smallest cluster carved from a crystal with many vacancies.
 MIN_CLUSTER = 16
+#: A box wide enough is split into this many regions along each cell vector.
+REGIONS_PER_AXIS = 2
 #: Atoms whose folding gives the blob centres of the ideal basis (a fixed pseudo-random subset of a
 #: larger cell: the centres are averages, a subset of this size pins them to 1e-3 of a bond).
 BASIS_ATOMS = 65536
@@ -71,7 +79,7 @@ class Cluster:
     Attributes
     ----------
     positions : ndarray of shape (n, 3)
-        Cartesian positions, centred on the centroid, scaled so that the parent crystal's
+        Cartesian positions, centred on the centroid (of their region), scaled so that the parent crystal's
         nearest-neighbour distance is 1 Angstrom, rotated into the canonical frame (and the
         small strain of a breathing box taken off, see
         :func:`skcrystal._orientation.canonical_frame`).
@@ -81,12 +89,18 @@ class Cluster:
         The proper rotation applied to the input frame (``r_canonical = rotation @ r``).
     scale : float
         The nearest-neighbour distance (Angstrom) divided out.
+    regions : ndarray of shape (n,) or None
+        The region of each atom, when the cluster is carved from several regions of a large
+        box (see :func:`skcrystal._cluster.region_middles`): each region is centred on its own
+        centroid, and the rendered pattern is the sum of the regions' patterns. ``None``: one
+        region.
     """
 
     positions: np.ndarray
     numbers: np.ndarray
     rotation: np.ndarray
     scale: float
+    regions: np.ndarray | None = None
 
 
 # Public as skcrystal.fingerprint.Cluster: DiffractionFingerprint.clusters returns it and
@@ -94,13 +108,13 @@ class Cluster:
 Cluster.__module__ = "skcrystal.fingerprint"
 
 
-def central_atom(cell, frac_coords):
-    """Fractional coordinates of the atom nearest the middle of the cell.
+def central_atom(cell, frac_coords, middle=(0.5, 0.5, 0.5)):
+    """Fractional coordinates of the atom nearest ``middle`` (fractional), periodically.
 
     Ties are broken by position, so the choice does not depend on atom order.
     """
     frac = np.asarray(frac_coords, dtype=float)
-    offset = frac - 0.5
+    offset = frac - np.asarray(middle, dtype=float)
     offset -= np.round(offset)
     distance = np.round(np.linalg.norm(offset @ np.asarray(cell, dtype=float), axis=1), 6)
     nearest = np.flatnonzero(distance == distance.min())
@@ -366,9 +380,8 @@ def canonical_cluster(cell, frac_coords, numbers, n_atoms):
     frame = canonical_frame(cell if primitive is None else primitive)
     rotation = _nearest_rotation(frame.T)
     first_centre = central_atom(cell, frac_coords)
-    centre = first_centre
-    positions, species = carve_cluster(cell, frac_coords, numbers, n_atoms, centre)
-    scale = median_neighbour_distance(positions)
+    first = carve_cluster(cell, frac_coords, numbers, n_atoms, first_centre)
+    scale = median_neighbour_distance(first[0])
     occupancy = 1.0
     # A primitive cell of many atoms is no crystal of a known class, or a lattice that the
     # peaks did not pin down: its basis would cost time and memory in its square.
@@ -377,6 +390,7 @@ def canonical_cluster(cell, frac_coords, numbers, n_atoms):
         and len(frac_coords) * abs(np.linalg.det(primitive) / np.linalg.det(cell)) > MAX_BASIS_ATOMS
     ):
         primitive = None
+    basis = None
     if primitive is not None:
         basis = ideal_basis(cell, frac_coords, primitive, BLOB_RADIUS * scale)
         ideal = nearest_distance(primitive, basis)
@@ -386,11 +400,54 @@ def canonical_cluster(cell, frac_coords, numbers, n_atoms):
             scale = ideal
             n_sites = len(basis) * round(abs(np.linalg.det(cell) / np.linalg.det(primitive)))
             occupancy = min(1.0, len(frac_coords) / n_sites)
-            centre = central_site(cell, primitive, basis, scale, rotation)
+        else:
+            basis = None
     # A vacant crystal keeps the extent of its parent's cluster: as many atoms as the parent's
     # cluster has occupied sites.
     size = max(MIN_CLUSTER, round(n_atoms * occupancy))
-    if size != n_atoms or not np.allclose(centre, first_centre, rtol=0, atol=1e-12):
-        positions, species = carve_cluster(cell, frac_coords, numbers, size, centre)
-    positions = (positions - positions.mean(axis=0)) / scale
-    return Cluster(positions @ frame, species, rotation, scale)
+    middles = region_middles(cell, len(frac_coords), size)
+    parts, kinds, regions = [], [], []
+    for region, middle in enumerate(middles):
+        if basis is None:
+            centre = central_atom(cell, frac_coords, middle)
+        else:
+            centre = central_site(cell, primitive, basis, scale, rotation, middle @ cell)
+        positions, species = first
+        if size != n_atoms or not np.allclose(centre, first_centre, rtol=0, atol=1e-12):
+            positions, species = carve_cluster(cell, frac_coords, numbers, size, centre)
+        parts.append((positions - positions.mean(axis=0)) / scale)
+        kinds.append(species)
+        regions.append(np.full(len(species), region))
+    return Cluster(
+        np.concatenate(parts) @ frame,
+        np.concatenate(kinds),
+        rotation,
+        scale,
+        None if len(middles) == 1 else np.concatenate(regions),
+    )
+
+
+def region_middles(cell, n_atoms, size):
+    """Fractional middles of the regions whose patterns the fingerprint averages.
+
+    A box at least a cluster diameter wide along a cell vector (the sphere of ``size`` atoms
+    at the box's density) is split in two along it: up to eight regions, whose middles lie a
+    cluster radius or more apart. Their patterns are summed (incoherently), as a beam wider
+    than one cluster would see them: in a box of thermal motion or defects, which atoms one
+    sphere holds matters, and the average over the box much less. A small cell has one region,
+    its middle.
+
+    Examples
+    --------
+    >>> region_middles(30 * np.eye(3), 2000, 256).shape  # bcc Fe near Tm: 8 regions
+    (8, 3)
+    >>> region_middles(np.diag([15.0, 15.0, 30.0]), 300, 256).tolist()  # wide along c only
+    [[0.5, 0.5, 0.25], [0.5, 0.5, 0.75]]
+    """
+    cell = np.asarray(cell, dtype=float)
+    volume = abs(np.linalg.det(cell))
+    widths = volume / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+    diameter = 2 * (3 * size * volume / (4 * np.pi * n_atoms)) ** (1 / 3)
+    per_axis = np.where(widths >= diameter, REGIONS_PER_AXIS, 1)
+    axes = [(np.arange(m) + 0.5) / m for m in per_axis]
+    return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)

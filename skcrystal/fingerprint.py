@@ -462,16 +462,20 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         import torch
 
         species = [np.unique(c.numbers, return_inverse=True) for c in batch]
+        regions = [np.zeros(len(c.numbers), int) if c.regions is None else c.regions for c in batch]
         n_species = max(len(kinds) for kinds, _ in species)
+        n_regions = max(int(r.max()) + 1 for r in regions)
         n_atoms = max(len(c.numbers) for c in batch)
         if use_compiled:
             n_atoms = _diffraction.pad_atoms(n_atoms)
+        # One column per (region, species): the atoms of a region add up coherently, the
+        # regions incoherently.
         positions = np.zeros((len(batch), n_atoms, 3), dtype=np.float32)
-        weights = np.zeros((len(batch), n_atoms, n_species), dtype=np.float32)
+        weights = np.zeros((len(batch), n_atoms, n_regions * n_species), dtype=np.float32)
         factors = np.zeros((len(batch), n_species, len(s)), dtype=np.float32)
-        for b, (cluster, (kinds, inverse)) in enumerate(zip(batch, species)):
+        for b, (cluster, (kinds, inverse), region) in enumerate(zip(batch, species, regions)):
             positions[b, : len(inverse)] = cluster.positions
-            weights[b, np.arange(len(inverse)), inverse] = 1.0
+            weights[b, np.arange(len(inverse)), region * n_species + inverse] = 1.0
             factors[b, : len(kinds)] = _diffraction.form_factors(
                 _diffraction.shifted(kinds, self.atomic_number_shift), s
             )
@@ -482,12 +486,14 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
                 real, imag = self._compiled_sums(q, positions, weights)
             else:
                 real, imag = _diffraction.phase_sums_eager(q, positions, weights)
-        # (b, 6 * pixels, species) -> weight each species by its form factor at the pixel.
+        # (b, 6 * pixels, regions * species) -> weight each species by its form factor at the
+        # pixel, square per region, sum the regions.
         n_pix = len(s)
-        real = real.cpu().numpy().reshape(len(batch), 6, n_pix, n_species)
-        imag = imag.cpu().numpy().reshape(len(batch), 6, n_pix, n_species)
-        f = factors.transpose(0, 2, 1)[:, None, :, :]
-        return (real * f).sum(-1) ** 2 + (imag * f).sum(-1) ** 2
+        shape = (len(batch), 6, n_pix, n_regions, n_species)
+        real = real.cpu().numpy().reshape(shape)
+        imag = imag.cpu().numpy().reshape(shape)
+        f = factors.transpose(0, 2, 1)[:, None, :, None, :]
+        return ((real * f).sum(-1) ** 2 + (imag * f).sum(-1) ** 2).sum(-1)
 
     def _compiled_sums(self, q, positions, weights):
         import torch

@@ -102,6 +102,17 @@ def test_pristine_supercell_and_cell_choice(name, matrix, rotation):
         np.testing.assert_allclose(image, reference(name), atol=EXACT)
 
 
+@settings(max_examples=8, deadline=None)
+@given(names, st.integers(1000, 3000), rotations)
+def test_a_pristine_box_of_several_regions_gives_the_crystal_image(name, n_atoms, rotation):
+    # A box wider than a cluster is carved into up to eight regions, copies of one cluster.
+    k = int(np.ceil((n_atoms / len(ALL[name])) ** (1 / 3)))
+    big = rotated(supercell(ALL[name], [[k, 0, 0], [1, k, 0], [0, 0, k]]), rotation)
+    [cluster] = FP.clusters([big])
+    assert cluster.regions is not None
+    np.testing.assert_allclose(FP.render([cluster])[0], reference(name), atol=EXACT)
+
+
 @SETTINGS
 @given(names, seeds, rotations, st.sampled_from([(0.3, 0.0), (0.0, 0.05), (0.1, 0.02)]))
 def test_defective_permutation_and_rotation_are_exact(name, seed, rotation, defects):

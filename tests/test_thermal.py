@@ -208,6 +208,37 @@ def test_thermal_crystal_is_invariant_to_permutation_rotation_and_cell_choice(
     assert _relative(images[4], images[5]) < noise + 0.1
 
 
+@settings(max_examples=4, deadline=None)
+@given(
+    st.sampled_from(["fcc", "bcc", "hcp", "diam"]),
+    st.integers(0, 2**31 - 1),
+    st.sampled_from([0.05, 0.1]),
+)
+def test_a_hot_box_of_eight_regions_is_invariant_too(name, seed, lindemann):
+    from scipy.spatial.transform import Rotation
+
+    hot = _hot(_box(PROTOTYPES[name], 2000), seed, lindemann=lindemann)
+    [cluster] = FP.clusters([hot])
+    assert len(np.unique(cluster.regions)) == 8
+    order = np.random.default_rng(seed).permutation(len(hot))
+    permuted = Structure(hot.lattice, [hot.species[i] for i in order], hot.frac_coords[order])
+    turn = Rotation.random(random_state=seed).as_matrix()
+    turned = Structure(Lattice(hot.lattice.matrix @ turn.T), hot.species, hot.frac_coords)
+    other_cell = hot.copy()
+    other_cell.make_supercell([[1, 1, 0], [0, 1, 0], [0, 0, 1]])
+    shifted = hot.copy()
+    shifted.translate_sites(list(range(len(hot))), [0.13, 0.29, 0.41])
+    images = FP.transform([hot, permuted, turned, other_cell, shifted, PROTOTYPES[name]])
+    np.testing.assert_allclose(images[1], images[0], atol=2e-4)
+    np.testing.assert_allclose(images[2], images[0], atol=2e-4)
+    # Another cell or a translation carves other hot atoms, but eight regions average them:
+    # measured (two seeds per class and Lindemann ratio) 0.04-0.14 apart, against 0.12-0.47
+    # with one region; the image stays 0.08-0.27 from the pristine crystal's (Debye-Waller).
+    assert _relative(images[3], images[0]) < 0.2
+    assert _relative(images[4], images[0]) < 0.2
+    assert _relative(images[0], images[5]) < 0.35
+
+
 @pytest.mark.parametrize(
     "strain",
     [

@@ -215,7 +215,9 @@ def phase_sums_eager(q, positions, weights):
         # crystal's image must not depend on its place in the batch (bit for bit).
         atoms = positions[b][member][order].clone()
         bounds = torch.searchsorted(group[order], torch.arange(n_groups + 1)).tolist()
-        groups = [(g, bounds[g], bounds[g + 1]) for g in range(n_groups) if bounds[g + 1] > bounds[g]]
+        groups = [
+            (g, bounds[g], bounds[g + 1]) for g in range(n_groups) if bounds[g + 1] > bounds[g]
+        ]
         block = max(64, BLOCK_ELEMENTS // max(len(atoms), 1))
         # BLAS is several times faster at these inner dimensions of 3 when the longer side of
         # the product is its rows.

@@ -9,11 +9,20 @@ crystals. Also timed: the whole ``transform`` (reading, checking, canonical clus
 from pymatgen structures in memory. Medians of repeated runs, the steps timed in turns;
 ratios are of medians.
 
+Then, for batch sizes 1, 8, 64, 512 and 4096 (``--cold``), each in a fresh process with the
+default settings (``DiffractionFingerprint()``): the first ``transform`` of the process, on
+that many 256-atom supercells given as pymatgen structures, any compilation or warm-up
+included; the numpy reference of the same run beside it.
+
     python benchmarks/bench_fingerprint.py [--repeats 7] [--batch 32] [--device cpu]
+    python benchmarks/bench_fingerprint.py --cold 1,8,64,512,4096 [--skip-warm]
 """
 
 import argparse
+import json
 import platform
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -57,15 +66,68 @@ def interleaved_medians(steps, repeats):
     return {name: float(np.median(values)) for name, values in times.items()}
 
 
+def copper_supercell():
+    """256 atoms of fcc copper."""
+    copper = Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.615), ["Cu"], [[0, 0, 0]])
+    return copper * (4, 4, 4)
+
+
+def cold_child(n_crystals):
+    """In a fresh process: the first ``transform`` of ``n_crystals`` supercells, in seconds."""
+    structures = [copper_supercell()] * n_crystals
+    start = time.perf_counter()
+    images = DiffractionFingerprint().transform(structures)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "shape": list(images.shape)}))
+
+
+def cold_table(batches, repeats):
+    """Fresh processes per batch size, against the numpy reference timed in between."""
+    fp = DiffractionFingerprint(compile=False)
+    [cluster] = fp.clusters([copper_supercell()])
+    reference = []
+    rows = []
+    for n in batches:
+        reference.append(interleaved_medians({"numpy": lambda: numpy_reference(fp, cluster)}, 1))
+        output = subprocess.run(
+            [sys.executable, __file__, "--child", str(n)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        rows.append((n, json.loads(output.splitlines()[-1])["seconds"] / n))
+    t_numpy = float(np.median([r["numpy"] for r in reference]))
+    print(
+        f"# Fresh process per batch, DiffractionFingerprint() defaults, first transform of the "
+        f"process (compilation or warm-up included); numpy reference {t_numpy * 1e3:.1f} ms "
+        f"(median of {len(reference)} runs between them)"
+    )
+    print("| crystals | ms per crystal | numpy reference / this |")
+    print("|---:|---:|---:|")
+    for n, t in rows:
+        print(f"| {n} | {t * 1e3:.2f} | {t_numpy / t:.1f}x |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--batch", type=int, default=32, help="crystals per timed batch")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--cold", help="comma-separated batch sizes, each in a fresh process")
+    parser.add_argument("--skip-warm", action="store_true", help="only the --cold table")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        return cold_child(args.child)
+    if not args.skip_warm:
+        warm_table(args)
+    if args.cold:
+        cold_table([int(n) for n in args.cold.split(",")], args.repeats)
 
-    copper = Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.615), ["Cu"], [[0, 0, 0]])
-    supercell = copper * (4, 4, 4)  # 256 atoms
+
+def warm_table(args):
+    """Steps timed in turns in this process, after a warm-up."""
+    supercell = copper_supercell()
     eager = DiffractionFingerprint(compile=False, device=args.device, batch_size=args.batch)
     fastest = {
         jobs: DiffractionFingerprint(

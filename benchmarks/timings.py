@@ -7,7 +7,9 @@ to a temporary folder, then times, over ``--repeats`` runs (medians printed):
 - its stages: reading + canonical clusters, rendering the images (diffraction kernel),
   the network;
 - the command line, ``skcrystal classify --jobs 2 --format csv`` on all files (one run, in a
-  fresh process: includes start-up and model loading).
+  fresh process: includes start-up and model loading);
+- the cold start of ``skcrystal classify --format csv`` (default settings, fresh processes,
+  wall time) on one CIF and on 100 files.
 
     python benchmarks/timings.py [--n-files 1000] [--repeats 3]
 
@@ -86,26 +88,33 @@ def main():
                     timed(lambda: model.predict(paths), args.repeats),
                 )
             )
-        command = [
-            sys.executable,
-            "-m",
-            "skcrystal",
-            "classify",
-            "--jobs",
-            "2",
-            "--format",
-            "csv",
-            *paths,
-        ]
+        command = [sys.executable, "-m", "skcrystal", "classify", "--format", "csv"]
         start = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True)
+        subprocess.run([*command, "--jobs", "2", *paths], check=True, capture_output=True)
         rows.append(
             ("`skcrystal classify --jobs 2` (fresh process, 1 run)", time.perf_counter() - start)
         )
+        cif = next(path for path in paths if path.endswith(".cif"))
+        cold = {
+            "one CIF": timed(
+                lambda: subprocess.run([*command, cif], check=True, capture_output=True),
+                args.repeats,
+            ),
+            "100 files": timed(
+                lambda: subprocess.run([*command, *paths[:100]], check=True, capture_output=True),
+                args.repeats,
+            ),
+        }
     print(f"{n} files, median of {args.repeats} runs (ms per crystal)\n")
     print("| stage | ms per crystal |\n|---|---:|")
     for name, seconds in rows:
         print(f"| {name} | {1000 * seconds / n:.2f} |")
+    print(
+        f"\nCold start: `skcrystal classify --format csv`, fresh process, median of {args.repeats}\n"
+    )
+    print("| input | seconds (wall) |\n|---|---:|")
+    for name, seconds in cold.items():
+        print(f"| {name} | {seconds:.2f} |")
 
 
 if __name__ == "__main__":

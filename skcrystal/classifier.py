@@ -261,12 +261,21 @@ class CrystalClassifier(NeuralNetClassifier):
                 f"Found 0 sample(s) (shape={X.shape}) while a minimum of 1 is required."
             )
         y = self._check_labels(y, len(X))
-        self.label_encoder_ = LabelEncoder().fit(
-            y if self.classes is None else np.asarray(self.classes)
-        )
+        # Training on (warm_start) keeps the classes and image size the network was built for.
+        continuing = self.warm_start and getattr(self, "initialized_", False)
+        if continuing and X.shape[1:] != tuple(self.image_shape_):
+            raise ValueError(
+                f"X has images of shape {X.shape[1:]}, but the network (warm_start=True) was "
+                f"built for {tuple(self.image_shape_)}."
+            )
+        if not continuing:
+            self.label_encoder_ = LabelEncoder().fit(
+                y if self.classes is None else np.asarray(self.classes)
+            )
         unseen = sorted(set(np.unique(y).tolist()) - set(self.classes_.tolist()), key=str)
         if unseen:
-            raise ValueError(f"y has labels that are not in classes: {unseen[:5]}.")
+            where = "the trained classes (warm_start=True)" if continuing else "classes"
+            raise ValueError(f"y has labels that are not in {where}: {unseen[:5]}.")
         if len(self.classes_) < 2:
             raise ValueError(
                 f"y has one class only ({self.classes_[0]!r}); a classifier needs two or more."
@@ -279,6 +288,9 @@ class CrystalClassifier(NeuralNetClassifier):
                 torch.manual_seed(self.random_state)
             if not self.warm_start or not self.initialized_:
                 self.initialize()
+            elif getattr(self, "optimizer_", None) is None:
+                # Loaded to predict (load_pretrained), now trained on: the optimizer was left out.
+                self._initialize_optimizer()
             NeuralNetClassifier.partial_fit(self, X, encoded, **fit_params)
             return self.fit_novelty(X, y)
 
@@ -424,6 +436,27 @@ class CrystalClassifier(NeuralNetClassifier):
         if kind not in ("binary", "multiclass"):
             raise ValueError(f"Unknown label type: {kind!r}. y must be one class label per image.")
         return y
+
+    def initialize_for_prediction(self):
+        """Initialize what predicting needs: the module and criterion, no optimizer.
+
+        What :func:`skcrystal.load_pretrained` calls before it loads the weights. Building the
+        optimizer (skorch's :meth:`initialize`) imports ``torch._dynamo``, about 1.7 s of a
+        cold start; ``fit`` with ``warm_start=True`` builds it when it trains.
+
+        Returns
+        -------
+        self : CrystalClassifier
+        """
+        # skorch's own steps of initialize() (they allow setting module_ and criterion_),
+        # all but the optimizer.
+        self._initialize_virtual_params()
+        self._initialize_callbacks()
+        self._initialize_module()
+        self._initialize_criterion()
+        self._initialize_history()
+        self.initialized_ = True
+        return self
 
     def initialize_module(self):
         """Build the module with the number of classes and image size seen in ``fit``."""

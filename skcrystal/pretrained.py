@@ -323,7 +323,7 @@ def load_pretrained(directory=None, *, device="cpu"):
     classifier = CrystalClassifier(device=device, **reject, **module_params)
     classifier.label_encoder_ = LabelEncoder().fit(np.array(metadata["classes"]))
     classifier.image_shape_ = tuple(metadata["image_shape"])
-    classifier.initialize()
+    classifier.initialize_for_prediction()
     with (folder / WEIGHTS).open("rb") as handle:
         state = torch.load(handle, map_location=device, weights_only=True)
     classifier.module_.load_state_dict(state)

@@ -35,6 +35,10 @@ import numpy as np
 BLOCK_ELEMENTS = 2**19
 #: Atoms are padded to a multiple of this for the compiled kernel, so few shapes compile.
 ATOM_PAD = 64
+#: Cluster sizes compiled per process at most: each costs seconds, and torch.compile gives up
+#: compiling a function after 8 shapes (it then runs its Python body, a slow broadcast).
+MAX_COMPILED_SHAPES = 6
+_compiled_shapes = set()
 
 
 def detector(wavelength, detector_distance, pixel_size, n_pixels):
@@ -277,6 +281,18 @@ def compiled_phase_sums():
     import torch
 
     return torch.compile(phase_sums_fused, dynamic=False)
+
+
+def reserve_compiled_shape(n_atoms):
+    """Whether the compiled kernel may take clusters of ``n_atoms`` (padded) atoms.
+
+    True for a size compiled before, or while fewer than :data:`MAX_COMPILED_SHAPES` sizes
+    are; the size is then counted as compiled.
+    """
+    if n_atoms in _compiled_shapes or len(_compiled_shapes) < MAX_COMPILED_SHAPES:
+        _compiled_shapes.add(n_atoms)
+        return True
+    return False
 
 
 def pad_atoms(n):

@@ -65,6 +65,26 @@ def test_eager_kernel_matches_a_float64_reference():
     np.testing.assert_allclose(imag.numpy(), ref_imag, atol=1e-9)
 
 
+def test_eager_kernel_sums_groups_of_interleaved_atoms_and_empty_groups():
+    # Atoms of the groups (regions x species) in any order, one group empty, padding between,
+    # and more atoms than a block holds pixels (the atom-major branch).
+    rng = np.random.default_rng(3)
+    q = rng.normal(size=(700, 3)) * 4
+    positions = rng.normal(size=(2, 3000, 3)) * 5
+    weights = np.zeros((2, 3000, 4))
+    group = rng.integers(0, 3, size=(2, 3000))  # group 3 stays empty
+    for b in range(2):
+        weights[b, np.arange(3000), group[b]] = 1
+    weights[:, ::7] = 0  # padding rows
+    real, imag = _diffraction.phase_sums_eager(
+        torch.tensor(q), torch.tensor(positions), torch.tensor(weights)
+    )
+    ref_real, ref_imag = _numpy_sums(q, positions, weights)
+    np.testing.assert_allclose(real.numpy(), ref_real, atol=1e-8)
+    np.testing.assert_allclose(imag.numpy(), ref_imag, atol=1e-8)
+    assert not real[:, :, 3].any()
+
+
 def test_compiled_kernel_matches_the_eager_one():
     rng = np.random.default_rng(1)
     q = torch.tensor(rng.normal(size=(4096, 3)) * 10, dtype=torch.float32)

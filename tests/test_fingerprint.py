@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from conftest import CRYSTALS
 from pymatgen.core import Lattice, Structure
 from sklearn.base import clone
@@ -146,8 +147,15 @@ def test_parallel_and_batched_runs_match_serial():
     not any(shutil.which(c) for c in ("c++", "g++", "clang++")),
     reason="torch.compile needs a C++ compiler on CPU",
 )
-def test_compiled_and_eager_transforms_agree():
+def test_compiled_and_eager_transforms_agree(monkeypatch):
+    from skcrystal import _diffraction
+
+    # Room for these sizes, whatever other tests compiled in this process.
+    monkeypatch.setattr(_diffraction, "_compiled_shapes", set())
     structures = [CRYSTALS[name][0] for name in ("fcc", "hcp")]
+    clusters = DiffractionFingerprint().clusters(structures)
+    groups = DiffractionFingerprint(compile=True)._kernel_groups(clusters, torch.device("cpu"))
+    assert all(compiled for compiled, _ in groups)
     eager = DiffractionFingerprint(compile=False).transform(structures)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -217,3 +225,29 @@ def test_clusters_are_of_a_public_type_that_render_takes():
     assert isinstance(cluster, Cluster) and Cluster.__module__ == "skcrystal.fingerprint"
     again = pickle.loads(pickle.dumps(cluster))
     np.testing.assert_array_equal(fp.render([again]), fp.transform([CRYSTALS["fcc"][0]]))
+
+
+def test_the_compiled_kernel_takes_one_species_one_region_and_few_sizes(monkeypatch):
+    from skcrystal import _diffraction
+    from skcrystal.fingerprint import Cluster
+
+    def cluster(numbers, regions=None):
+        positions = np.random.default_rng(0).normal(size=(len(numbers), 3))
+        return Cluster(positions, np.array(numbers), np.eye(3), 1.0, regions)
+
+    clusters = [
+        cluster([29] * 100),
+        cluster([29] * 50 + [28] * 50),
+        cluster([29] * 100, np.repeat([0, 1], 50)),
+        cluster([29] * 300),
+    ]
+    monkeypatch.setattr(_diffraction, "_compiled_shapes", set())
+    monkeypatch.setattr(_diffraction, "MAX_COMPILED_SHAPES", 1)
+    groups = DiffractionFingerprint(compile=True)._kernel_groups(clusters, torch.device("cpu"))
+    # One size fits under the cap: the 300-atom cluster takes the eager kernel with the rest.
+    assert [(compiled, indices.tolist()) for compiled, indices in groups] == [
+        (True, [0]),
+        (False, [1, 2, 3]),
+    ]
+    auto = DiffractionFingerprint()._kernel_groups(clusters, torch.device("cpu"))
+    assert [(compiled, indices.tolist()) for compiled, indices in auto] == [(False, [0, 1, 2, 3])]

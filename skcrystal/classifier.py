@@ -447,6 +447,13 @@ class CrystalClassifier(NeuralNetClassifier):
         Returns
         -------
         self : CrystalClassifier
+
+        Examples
+        --------
+        >>> from skcrystal import load_pretrained
+        >>> classifier = load_pretrained().named_steps["classifier"]
+        >>> classifier.initialized_, hasattr(classifier, "optimizer_")
+        (True, False)
         """
         # skorch's own steps of initialize() (they allow setting module_ and criterion_),
         # all but the optimizer.

@@ -1,6 +1,8 @@
 """Saving and loading models: same predictions, and no code runs on load."""
 
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -225,3 +227,16 @@ def test_own_classes_and_sizes_round_trip_with_their_label_type(tmp_path):
     )
     with pytest.raises(TypeError, match="label None of type NoneType"):
         save_pretrained(pipeline, tmp_path / "bad")
+
+
+def test_loading_to_predict_builds_no_optimizer_and_imports_no_compiler():
+    # skorch's Adam imports torch._dynamo: about 1.7 s of every cold start of the CLI.
+    code = (
+        "import sys; from skcrystal import load_pretrained; "
+        "model = load_pretrained(); model.predict(['{}']); "
+        "print('torch._dynamo' in sys.modules, hasattr(model[-1], 'optimizer_'))"
+    ).format(Path(__file__).parent / "data" / "md" / "Fe_bcc_0.05Tm.extxyz.gz")
+    output = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    assert output.split() == ["False", "False"]

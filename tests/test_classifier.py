@@ -241,6 +241,22 @@ def test_unfitted_predict_and_partial_fit_are_clear(images):
         net.partial_fit(X, y)
 
 
+def test_warm_start_trains_on_with_the_classes_it_has(images):
+    # Training on a subset of the classes kept the network's outputs but refitted the labels
+    # on the subset: outputs were then named after the wrong classes.
+    X, y, _ = images
+    net = CrystalClassifier(**TINY, random_state=0, unknown_label=None).fit(X, y)
+    classes = net.classes_.tolist()
+    subset = np.isin(y, ["fcc", "bcc"])
+    net.set_params(warm_start=True).fit(X[subset], y[subset])
+    assert net.classes_.tolist() == classes
+    assert net.predict_proba(X).shape == (len(X), 3)
+    with pytest.raises(ValueError, match=r"not in the trained classes .*\['sc'\]"):
+        net.fit(X[:2], ["fcc", "sc"])
+    with pytest.raises(ValueError, match="was built for"):
+        net.fit(X[:, :, :12, :12], y)
+
+
 @pytest.mark.parametrize(
     ("y", "words"),
     [

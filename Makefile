@@ -28,10 +28,15 @@ test: $(STAMP)
 
 # ruff pinned: another version formats differently.
 RUFF_VERSION ?= 0.17.6
-lint: | $(BIN)/python
-	$(BIN)/python -m pip install --quiet ruff==$(RUFF_VERSION)
+# numpydoc pinned too: its checks change between versions. It validates the docstrings of the
+# public modules with the checks of [tool.numpydoc_validation] in pyproject.toml.
+NUMPYDOC_VERSION ?= 1.11.0
+PUBLIC_MODULES = $(filter-out skcrystal/_%,$(wildcard skcrystal/*.py))
+lint: $(STAMP)
+	$(BIN)/python -m pip install --quiet ruff==$(RUFF_VERSION) numpydoc==$(NUMPYDOC_VERSION)
 	$(BIN)/ruff check skcrystal tests benchmarks examples docs/conf.py
 	$(BIN)/ruff format --check skcrystal tests benchmarks examples docs/conf.py
+	$(BIN)/python -m numpydoc lint $(PUBLIC_MODULES)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_fingerprint.py

@@ -102,7 +102,7 @@ class SpglibBaseline(ClassifierMixin, BaseEstimator):
         return self
 
     def space_groups(self, X):
-        """spglib's space-group number of each structure (0 where spglib finds none)."""
+        """Space-group number of each structure by spglib (0 where spglib finds none)."""
         return np.array(
             [
                 space_groups(to_structure(item, index), (self.symprec,), self.angle_tolerance)[0]

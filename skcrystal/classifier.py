@@ -192,6 +192,7 @@ class CrystalClassifier(NeuralNetClassifier):
         novelty="mahalanobis",
         acceptance=0.99,
         unknown_label="unknown",
+        classes=None,
         verbose=0,
         **kwargs,
     ):
@@ -204,6 +205,7 @@ class CrystalClassifier(NeuralNetClassifier):
             max_epochs=max_epochs,
             batch_size=batch_size,
             train_split=train_split,
+            classes=classes,
             verbose=verbose,
             **kwargs,
         )

@@ -244,7 +244,7 @@ def build(prototype, element, nn_distance, params):
 
 
 def space_groups(structure, symprecs=VERIFY_SYMPREC, angle_tolerance=-1.0):
-    """spglib's space-group number of a structure at each tolerance (0 where spglib fails)."""
+    """Space-group number of a structure by spglib, at each tolerance (0 where spglib fails)."""
     cell = (structure.lattice.matrix, structure.frac_coords, structure.atomic_numbers)
     datasets = (symmetry_dataset(cell, symprec, angle_tolerance) for symprec in symprecs)
     return [0 if dataset is None else int(dataset.number) for dataset in datasets]
@@ -287,7 +287,7 @@ def make_prototype_dataset(
         Also return one dict per crystal: prototype, element, nearest-neighbour distance,
         sampled parameters, cell kind.
     n_jobs : int, default=None
-        joblib processes.
+        Processes (joblib semantics: ``None`` is one, ``-1`` all cores).
     random_state : int, numpy.random.Generator or None, default=None
         Seed; the result does not depend on ``n_jobs``.
 
@@ -421,8 +421,8 @@ def rhombohedral_path(alpha, *, element="Po", nn_distance=None, conventional=Fal
     element : str, default="Po"
     nn_distance : float, default=None
         Edge of the rhombohedral cell, Angstrom; default: twice the element's atomic radius.
-        (The nearest-neighbour distance equals the edge for alpha >= 60 degrees up to
-        90, and shrinks below it beyond, as the body diagonal shortens.)
+        The nearest-neighbour distance equals the edge for alpha >= 60 degrees up to
+        90, and shrinks below it beyond, as the body diagonal shortens.
     conventional : bool, default=False
         Return the hexagonal-setting cell (3 atoms) instead of the primitive one.
 

@@ -277,7 +277,7 @@ class LocalClassifier(BaseEstimator):
     stride : float, default=4.0
         Spacing of the region centres, Angstrom.
     n_jobs : int or None, default=None
-        joblib processes for the regions' clusters.
+        Processes for the regions' clusters (joblib semantics).
     device : str or None, default=None
         Device of the shipped model (``model=None``), e.g. ``"cuda"``.
     verbose : int, default=0

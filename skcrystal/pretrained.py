@@ -116,7 +116,7 @@ def train_pretrained(
         Seeds the data and the training; the novelty sample is drawn with
         ``random_state + 1``.
     n_jobs : int, default=None
-        joblib processes for the data and the fingerprints.
+        Processes for the data and the fingerprints (joblib semantics).
     verbose : int, default=1
 
     Returns

@@ -26,8 +26,10 @@ import gzip
 import json
 import zlib
 from functools import lru_cache
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, validate_params
 
 from .datasets import PROTOTYPES, SPACE_GROUP_CLASSES
 
@@ -135,6 +137,15 @@ def class_group_prototypes():
     )
 
 
+@validate_params(
+    {
+        "n_atoms": [Interval(Integral, 1, None, closed="left")],
+        "packing_fraction": [Interval(Real, 0, 0.64, closed="right")],
+        "element": [str],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def random_packing(n_atoms=256, packing_fraction=0.6, *, element="Cu", random_state=None):
     """A random dense packing of spheres: random points pushed apart until no two overlap.
 
@@ -165,8 +176,6 @@ def random_packing(n_atoms=256, packing_fraction=0.6, *, element="Cu", random_st
     """
     from pymatgen.core import Element, Lattice, Structure
 
-    if not 0 < packing_fraction <= 0.64:
-        raise ValueError(f"packing_fraction must be in (0, 0.64], got {packing_fraction!r}.")
     rng = np.random.default_rng(random_state)
     diameter = 2 * float(Element(element).atomic_radius)
     side = (n_atoms * np.pi / 6 / packing_fraction) ** (1 / 3)
@@ -183,6 +192,14 @@ def random_packing(n_atoms=256, packing_fraction=0.6, *, element="Cu", random_st
     )
 
 
+@validate_params(
+    {
+        "n_atoms": [Interval(Integral, 5, None, closed="left")],
+        "species": [list, tuple],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def quenched_glass(n_atoms=256, *, species=("Ni", "P"), random_state=None):
     """An amorphous solid: a Kob-Andersen Lennard-Jones glass quenched to an energy minimum.
 

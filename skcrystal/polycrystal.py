@@ -12,8 +12,11 @@ Voronoi builders such as Atomsk do): the box faces are no boundaries.
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
 
 from .datasets import build
 
@@ -32,6 +35,17 @@ GRAINS = {
 MIN_SEPARATION = 0.7
 
 
+@validate_params(
+    {
+        "size": [Interval(Real, 0, None, closed="neither")],
+        "n_grains": [Interval(Integral, 1, None, closed="left")],
+        "classes": [list, tuple],
+        "element": [str],
+        "nn_distance": [Interval(Real, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_polycrystal(
     size=60.0,
     n_grains=8,
@@ -108,6 +122,19 @@ def make_polycrystal(
     )
 
 
+@validate_params(
+    {
+        "size": [Interval(Real, 0, None, closed="neither")],
+        "n_precipitates": [Interval(Integral, 0, None, closed="left")],
+        "radius": [Interval(Real, 0, None, closed="neither")],
+        "matrix": [str],
+        "precipitate": [str],
+        "element": [str],
+        "nn_distance": [Interval(Real, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_precipitates(
     size=60.0,
     n_precipitates=4,
@@ -196,6 +223,14 @@ def make_precipitates(
     )
 
 
+@validate_params(
+    {
+        "efficiency": [Interval(Real, 0, 1, closed="right")],
+        "sigma": ["array-like"],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def atom_probe(atoms, efficiency=0.5, sigma=(0.1, 0.1, 0.3), *, random_state=None):
     """Degrade a sample as an atom-probe reconstruction does: a point cloud with atoms lost.
 
@@ -228,8 +263,6 @@ def atom_probe(atoms, efficiency=0.5, sigma=(0.1, 0.1, 0.3), *, random_state=Non
     """
     from ase import Atoms
 
-    if not 0 < efficiency <= 1:
-        raise ValueError(f"efficiency must be in (0, 1], got {efficiency!r}.")
     rng = check_random_state(random_state)
     kept = np.flatnonzero(rng.random_sample(len(atoms)) < efficiency)
     noise = rng.normal(size=(len(kept), 3)) * np.asarray(sigma, dtype=float)

@@ -76,7 +76,7 @@ def test_random_packing_is_seeded_and_checks_its_density():
     a, b, c = (random_packing(32, 0.5, random_state=s) for s in (1, 1, 2))
     np.testing.assert_array_equal(a.cart_coords, b.cart_coords)
     assert not np.allclose(a.cart_coords, c.cart_coords)
-    with pytest.raises(ValueError, match="packing_fraction must be in"):
+    with pytest.raises(ValueError, match="'packing_fraction' parameter of random_packing must be"):
         random_packing(32, 0.7)
 
 

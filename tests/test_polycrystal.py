@@ -43,3 +43,20 @@ def test_precipitates_sit_in_one_periodic_matrix_crystal():
     assert np.all(counts[matrix & (truth.boundary_distance > 2 * 2.5)] == 12)
     with pytest.raises(ValueError, match="cubic class"):
         make_precipitates(30.0, 1, 6.0, matrix="hex/rh")
+
+
+@pytest.mark.parametrize(
+    ("make", "params", "words"),
+    [
+        ("make_polycrystal", {"size": -5.0}, "'size' parameter of make_polycrystal"),
+        ("make_polycrystal", {"n_grains": 0}, "'n_grains' parameter of make_polycrystal"),
+        ("make_precipitates", {"radius": -1.0}, "'radius' parameter of make_precipitates"),
+        ("make_precipitates", {"n_precipitates": -1}, "'n_precipitates' parameter"),
+    ],
+)
+def test_sample_generators_name_a_bad_parameter(make, params, words):
+    # A negative box was built silently; no grain crashed inside numpy.
+    from skcrystal import polycrystal
+
+    with pytest.raises(ValueError, match=words):
+        getattr(polycrystal, make)(**params)

@@ -574,8 +574,10 @@ def _fingerprint(args):
         target = output / f"{index:03d}_{Path(path).stem}.png"
         Image.fromarray(np.rint(np.transpose(image, (1, 2, 0)) * 255).astype(np.uint8)).save(target)
         species = ",".join(Element.from_Z(int(z)).symbol for z in np.unique(cluster.numbers))
+        n_regions = 1 if cluster.regions is None else len(np.unique(cluster.regions))
+        regions = f" in {n_regions} regions" if n_regions > 1 else ""
         print(
-            f"{path}: cluster of {len(cluster.numbers)} {species} atoms, "
+            f"{path}: cluster of {len(cluster.numbers)} {species} atoms{regions}, "
             f"nearest-neighbour distance {cluster.scale:.3f} A -> {target}"
         )
     return 1 if failed else 0

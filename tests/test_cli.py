@@ -5,6 +5,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -124,6 +125,14 @@ def test_fingerprint_command_writes_images(tmp_path, capsys):
     expected = DiffractionFingerprint().transform([GOOD[0]])[0]
     pixels = np.asarray(Image.open(written)).astype(float) / 255
     np.testing.assert_allclose(pixels, np.transpose(expected, (1, 2, 0)), atol=0.5 / 255 + 1e-6)
+
+
+def test_fingerprint_command_says_how_many_regions(tmp_path, capsys):
+    frame = str(Path(__file__).parent / "data" / "md" / "Fe_bcc_1.05Tm_frame0.extxyz.gz")
+    assert main(["fingerprint", GOOD[0], frame, "--output-dir", str(tmp_path)]) == 0
+    small, big = capsys.readouterr().out.splitlines()
+    assert "regions" not in small
+    assert "cluster of 2048 Fe atoms in 8 regions" in big
 
 
 def test_train_command_writes_a_loadable_model(tmp_path, capsys, monkeypatch, tiny_pretrained):

@@ -79,9 +79,9 @@ class Cluster:
     Attributes
     ----------
     positions : ndarray of shape (n, 3)
-        Cartesian positions, centred on the centroid (of their region), scaled so that the parent crystal's
-        nearest-neighbour distance is 1 Angstrom, rotated into the canonical frame (and the
-        small strain of a breathing box taken off, see
+        Cartesian positions, centred on the centroid (of their region), scaled so that the
+        parent crystal's nearest-neighbour distance is 1 Angstrom, rotated into the canonical
+        frame (and the small strain of a breathing box taken off, see
         :func:`skcrystal._orientation.canonical_frame`).
     numbers : ndarray of shape (n,)
         Atomic numbers.

@@ -199,7 +199,7 @@ def phase_sums_eager(q, positions, weights):
     -----
     On a CPU, one crystal at a time, the atoms sorted by group: each block of pixels x atoms
     (:data:`BLOCK_ELEMENTS` phases) is computed, turned into its cosine and sine and summed
-    over the rows of each group before the next block, so that it stays in the cache. The
+    over the atoms of each group before the next block, so that it stays in the cache. The
     kernel is then bound by the cosines and sines rather than by memory traffic (a batch-wide
     phase matrix is hundreds of MB). On a GPU, one matrix product per block spans the batch.
     """

@@ -104,6 +104,18 @@ def rotations(angle):
     return np.array(out)
 
 
+def is_quarter_turn(angle):
+    """Whether ``angle`` (degrees) is a multiple of 90, a turn that maps the detector onto itself.
+
+    Examples
+    --------
+    >>> is_quarter_turn(90.0), is_quarter_turn(-270.0), is_quarter_turn(60.0)
+    (True, True, False)
+    """
+    turns = angle / 90.0
+    return bool(np.isclose(turns, round(turns), rtol=0.0, atol=1e-9))
+
+
 @functools.cache
 def _coefficients(z):
     """Waasmaier-Kirfel ``(a, b, c)`` of atomic number ``z``, or ``None`` if not tabulated."""

@@ -439,21 +439,28 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
             self.wavelength, self.detector_distance, self.pixel_size, self.n_pixels
         )
         pixels = h.reshape(-1, 3)
-        q = (
-            2
-            * np.pi
-            * np.concatenate([pixels @ rot for rot in _diffraction.rotations(self.rotation_angle)])
-        )
+        rotations = _diffraction.rotations(self.rotation_angle)
+        # Turned by -angle about the beam is turned by +angle, then by -2 angle: where that is
+        # a quarter turn, the square detector maps onto itself and the last pattern is the
+        # one before it, turned on the detector (a sixth of the work saved).
+        quarter_turn = _diffraction.is_quarter_turn(2 * self.rotation_angle)
+        if quarter_turn:
+            rotations = rotations[:5]
+        q = 2 * np.pi * np.concatenate([pixels @ rot for rot in rotations])
         q = torch.as_tensor(q, dtype=torch.float32, device=device)
         s = np.linalg.norm(pixels, axis=1) / 2
-        out = np.empty((len(clusters), 6, len(s)), dtype=np.float32)
+        out = np.empty((len(clusters), len(rotations), len(s)), dtype=np.float32)
         for use_compiled, indices in self._kernel_groups(clusters, device):
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start : start + self.batch_size]
                 batch = [clusters[i] for i in chunk]
                 out[chunk] = self._batch_intensities(batch, q, s, device, use_compiled)
         n = self.n_pixels
-        return (out * solid_angle.reshape(1, 1, -1)).reshape(len(clusters), 6, n, n)
+        out = (out * solid_angle.reshape(1, 1, -1)).reshape(len(clusters), len(rotations), n, n)
+        if quarter_turn:
+            turned = np.rot90(out[:, 4], k=-round(2 * self.rotation_angle / 90), axes=(1, 2))
+            out = np.concatenate([out, turned[:, None]], axis=1)
+        return out
 
     def _kernel_groups(self, clusters, device):
         """``(compiled?, indices)`` of the clusters, grouped by the kernel that renders them.
@@ -477,7 +484,7 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         return groups + ([(False, np.array(eager))] if eager else [])
 
     def _batch_intensities(self, batch, q, s, device, use_compiled):
-        """``|F|^2`` of each cluster at every (orientation, pixel): shape ``(b, 6, n_pixels**2)``."""
+        """``|F|^2`` of each cluster at every (orientation, pixel): shape ``(b, r, n_pixels**2)``."""
         import torch
 
         species = [np.unique(c.numbers, return_inverse=True) for c in batch]
@@ -508,7 +515,7 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         # (b, 6 * pixels, regions * species) -> weight each species by its form factor at the
         # pixel, square per region, sum the regions.
         n_pix = len(s)
-        shape = (len(batch), 6, n_pix, n_regions, n_species)
+        shape = (len(batch), q.shape[0] // n_pix, n_pix, n_regions, n_species)
         real = real.cpu().numpy().reshape(shape)
         imag = imag.cpu().numpy().reshape(shape)
         f = factors.transpose(0, 2, 1)[:, None, :, None, :]

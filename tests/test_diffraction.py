@@ -140,3 +140,31 @@ def test_image_is_centred_masked_and_scaled():
     assert image.max() == 1.0 and image.min() == 0.0
     # Point-symmetric up to the Ewald curvature (a small effect at 5 pm).
     assert np.abs(image - image[:, ::-1, ::-1]).max() < 0.1
+
+
+@pytest.mark.parametrize("angle", [45.0, 90.0, 30.0])
+def test_patterns_match_a_direct_float64_sum_over_all_six_rotations(angle):
+    # At 45 and 90 degrees the last pattern is the one before it turned on the detector
+    # (computed once, not twice); at 30 degrees it is computed. Either way it must be the sum.
+    from pymatgen.core import Lattice, Structure
+
+    cell = Lattice.from_parameters(3.1, 3.4, 3.7, 80, 95, 101)
+    structure = Structure(cell, ["Cu", "Fe"], [[0, 0, 0], [0.3, 0.2, 0.6]]) * (5, 5, 5)
+    fp = DiffractionFingerprint(compile=False, rotation_angle=angle)
+    [cluster] = fp.clusters([structure])
+    ours = fp.patterns([cluster])[0]
+
+    h, omega = _diffraction.detector(WAVELENGTH, DISTANCE, PIXEL, N)
+    pixels = h.reshape(-1, 3)
+    kinds = np.unique(cluster.numbers)
+    f = _diffraction.form_factors(
+        _diffraction.shifted(kinds, 2), np.linalg.norm(pixels, axis=1) / 2
+    )
+    for r, rot in enumerate(_diffraction.rotations(angle)):
+        phase = 2 * np.pi * (pixels @ rot) @ cluster.positions.astype(float).T
+        amplitude = sum(
+            f[k] * np.exp(-1j * phase[:, cluster.numbers == z]).sum(axis=1)
+            for k, z in enumerate(kinds)
+        )
+        expected = (omega.reshape(-1) * np.abs(amplitude) ** 2).reshape(N, N)
+        np.testing.assert_allclose(ours[r], expected, rtol=0, atol=1e-5 * expected.max())

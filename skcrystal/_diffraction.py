@@ -190,7 +190,60 @@ def form_factors(numbers, s):
     return np.array(out)
 
 
-def phase_sums_eager(q, positions, weights):
+#: Two atoms of a group at ``r`` and ``-r`` within this distance (in the cluster's units,
+#: nearest neighbours 1 apart) are summed as ``2 cos(q . r)``: their sines cancel to within
+#: ``|q| * 1e-9``, far below float32 resolution.
+INVERSION_TOLERANCE = 1e-9
+
+
+def inversion_pairs(positions, groups):
+    """Atoms that have an inversion partner through the origin in their own group.
+
+    A centrosymmetric cluster (a pristine crystal carved around an inversion centre: fcc, bcc,
+    simple cubic, body-centred tetragonal, rhombohedral) sums to ``2 cos(q . r)`` over each
+    pair and has no sines: the kernel computes a quarter of the sines and cosines.
+
+    Parameters
+    ----------
+    positions : ndarray of shape (n, 3)
+        Cartesian positions, in float64 (pairs are matched to :data:`INVERSION_TOLERANCE`).
+    groups : ndarray of shape (n,)
+        Group of each atom (region and species); partners must share it.
+
+    Returns
+    -------
+    keep : ndarray of bool, shape (n,)
+        The atoms to sum: one atom of each pair, and every atom without a partner.
+    paired : ndarray of bool, shape (n,)
+        Whether a kept atom stands for its pair.
+
+    Examples
+    --------
+    >>> positions = np.array([[0.0, 0, 0], [1, 0, 0], [-1, 0, 0], [0, 1, 0]])
+    >>> keep, paired = inversion_pairs(positions, np.zeros(4, int))
+    >>> keep.tolist(), paired.tolist()
+    ([True, True, False, True], [False, True, False, False])
+    """
+    from scipy.spatial import cKDTree
+
+    positions = np.asarray(positions, dtype=float)
+    n = len(positions)
+    keep, paired = np.ones(n, bool), np.zeros(n, bool)
+    if n == 0:
+        return keep, paired
+    _, partner = cKDTree(positions).query(-positions, distance_upper_bound=INVERSION_TOLERANCE)
+    atoms = np.arange(n)
+    found = partner < n
+    mutual = np.zeros(n, bool)
+    mutual[found] = partner[partner[found]] == atoms[found]
+    pair = mutual & (partner != atoms)
+    pair[pair] &= groups[partner[pair]] == groups[pair]
+    paired = pair & (atoms < partner)
+    keep = ~(pair & (atoms > partner))
+    return keep, paired
+
+
+def phase_sums_eager(q, positions, weights, sine_weights=None):
     """Per-species sums of ``exp(-i q . r)`` over atoms, in cache-sized blocks.
 
     Parameters
@@ -198,42 +251,69 @@ def phase_sums_eager(q, positions, weights):
     q : Tensor of shape (k, 3)
         Scattering vectors times 2 pi.
     positions : Tensor of shape (b, n, 3)
+        Atom positions of each crystal (padded with any positions).
     weights : Tensor of shape (b, n, s)
-        One-hot membership of each atom in one of ``s`` groups (zero rows for padding atoms).
+        Membership of each atom in one of ``s`` groups: one non-zero entry per row, the
+        weight of the atom's cosine (1, or 2 for an atom that stands for an inversion pair);
+        zero rows for padding atoms.
+    sine_weights : Tensor of shape (b, n, s), optional
+        Weights of the sines; zero for the atoms of inversion pairs, whose sines cancel.
+        Default: ``weights``.
 
     Returns
     -------
     real, imag : Tensor of shape (b, k, s)
-        Sums of ``cos(q . r)`` and of ``sin(q . r)`` over the atoms of each group (the sign of
-        the imaginary part is irrelevant to intensities).
+        Weighted sums of ``cos(q . r)`` and of ``sin(q . r)`` over the atoms of each group
+        (the sign of the imaginary part is irrelevant to intensities).
 
     Notes
     -----
-    On a CPU, one crystal at a time, the atoms sorted by group: each block of pixels x atoms
-    (:data:`BLOCK_ELEMENTS` phases) is computed, turned into its cosine and sine and summed
-    over the atoms of each group before the next block, so that it stays in the cache. The
-    kernel is then bound by the cosines and sines rather than by memory traffic (a batch-wide
-    phase matrix is hundreds of MB). On a GPU, one matrix product per block spans the batch.
+    On a CPU, one crystal at a time, the atoms sorted by (no sine, group, weights): each block
+    of pixels x atoms (:data:`BLOCK_ELEMENTS` phases) is computed, turned into its cosine
+    (and sine, for the atoms that need one) and summed over each run of atoms of one group
+    and weight before the next block, so that it stays in the cache. The kernel is then
+    bound by the cosines and sines rather than by memory traffic (a batch-wide phase matrix
+    is hundreds of MB). On a GPU, one matrix product per block spans the batch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> q = torch.tensor([[0.0, 0.0, 1.0]])
+    >>> positions = torch.tensor([[[0.0, 0.0, 0.5], [0.0, 0.0, -0.5]]])
+    >>> real, imag = phase_sums_eager(q, positions, torch.ones(1, 2, 1))
+    >>> round(real.item(), 4), round(imag.item(), 4)  # 2 cos(0.5), sines cancel
+    (1.7552, 0.0)
     """
     import torch
 
+    if sine_weights is None:
+        sine_weights = weights
     if q.device.type != "cpu":
-        return _phase_sums_batched(q, positions, weights)
+        return _phase_sums_batched(q, positions, weights, sine_weights)
     n_crystals, _, n_groups = weights.shape
     real = torch.zeros((n_crystals, q.shape[0], n_groups), dtype=q.dtype)
     imag = torch.zeros_like(real)
     transposed = q.T.contiguous()
     for b in range(n_crystals):
         member = weights[b].sum(dim=1) > 0
+        cosine_weight = weights[b][member].amax(dim=1)
+        sine_weight = sine_weights[b][member].amax(dim=1)
         group = weights[b][member].argmax(dim=1)
-        order = torch.argsort(group, stable=True)
+        # Runs of atoms with one (no sine, group, weights): those with sines first.
+        keys = torch.stack(
+            [(sine_weight == 0).to(q.dtype), group.to(q.dtype), cosine_weight, sine_weight], 1
+        )
+        runs, run_of = torch.unique(keys, dim=0, return_inverse=True)
+        order = torch.argsort(run_of, stable=True)
         # A fresh array: BLAS kernels depend on the alignment of their operands, and a
         # crystal's image must not depend on its place in the batch (bit for bit).
         atoms = positions[b][member][order].clone()
-        bounds = torch.searchsorted(group[order], torch.arange(n_groups + 1)).tolist()
+        bounds = [0, *torch.bincount(run_of, minlength=len(runs)).cumsum(0).tolist()]
         groups = [
-            (g, bounds[g], bounds[g + 1]) for g in range(n_groups) if bounds[g + 1] > bounds[g]
+            (int(g), bounds[r], bounds[r + 1], float(w), float(sw))
+            for r, (_, g, w, sw) in enumerate(runs.tolist())
         ]
+        with_sines = sum(last - first for _, first, last, _, sw in groups if sw)
         block = max(64, BLOCK_ELEMENTS // max(len(atoms), 1))
         # BLAS is several times faster at these inner dimensions of 3 when the longer side of
         # the product is its rows.
@@ -253,37 +333,42 @@ def phase_sums_eager(q, positions, weights):
             else:
                 torch.matmul(atoms, transposed[:, pixels], out=phase)  # (atoms, block)
             cosine = torch.cos(phase, out=cosine_buffer.narrow(1 - axis, 0, stop - start))
-            sine = phase.sin_()
-            for g, first, last in groups:
-                real[b, pixels, g] = cosine.narrow(axis, first, last - first).sum(dim=axis)
-                imag[b, pixels, g] = sine.narrow(axis, first, last - first).sum(dim=axis)
+            sine = phase.narrow(axis, 0, with_sines).sin_()
+            for g, first, last, weight, sine_weight in groups:
+                part = cosine.narrow(axis, first, last - first).sum(dim=axis)
+                real[b, pixels, g] += part if weight == 1 else weight * part
+                if sine_weight:
+                    part = sine.narrow(axis, first, last - first).sum(dim=axis)
+                    imag[b, pixels, g] += part if sine_weight == 1 else sine_weight * part
     return real, imag
 
 
-def _phase_sums_batched(q, positions, weights):
+def _phase_sums_batched(q, positions, weights, sine_weights):
     """:func:`phase_sums_eager` as matrix products over the whole batch (for a GPU)."""
     import torch
 
     real, imag = [], []
     weights_t = weights.transpose(1, 2)
+    sine_weights_t = sine_weights.transpose(1, 2)
     block = max(64, 64 * BLOCK_ELEMENTS // (positions.shape[0] * max(positions.shape[1], 1)))
     for start in range(0, q.shape[0], block):
         phase = positions @ q[start : start + block].T  # (b, n, block)
         real.append(weights_t @ torch.cos(phase))
-        imag.append(weights_t @ torch.sin(phase))
+        imag.append(sine_weights_t @ torch.sin(phase))
     return torch.cat(real, dim=2).transpose(1, 2), torch.cat(imag, dim=2).transpose(1, 2)
 
 
-def phase_sums_fused(q, positions, weights):
+def phase_sums_fused(q, positions, weights, sine_weights):
     """Same as :func:`phase_sums_eager` for one crystal, written for ``torch.compile``.
 
     Broadcasting (instead of a matrix product) lets the compiler fuse phase, cosine, sine
     and the sum over atoms into one loop that never stores the ``k x n`` phase matrix.
-    ``positions`` is ``(n, 3)`` and ``weights`` ``(n, s)``; returns ``(k, s)`` tensors.
+    ``positions`` is ``(n, 3)``, ``weights`` and ``sine_weights`` ``(n, s)``; returns
+    ``(k, s)`` tensors.
     """
     phase = (q[:, None, :] * positions[None, :, :]).sum(-1)
     real = (phase.cos()[:, :, None] * weights[None, :, :]).sum(1)
-    imag = (phase.sin()[:, :, None] * weights[None, :, :]).sum(1)
+    imag = (phase.sin()[:, :, None] * sine_weights[None, :, :]).sum(1)
     return real, imag
 
 

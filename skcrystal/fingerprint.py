@@ -450,10 +450,11 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         q = torch.as_tensor(q, dtype=torch.float32, device=device)
         s = np.linalg.norm(pixels, axis=1) / 2
         out = np.empty((len(clusters), len(rotations), len(s)), dtype=np.float32)
-        for use_compiled, indices in self._kernel_groups(clusters, device):
+        atoms = [_kernel_atoms(cluster) for cluster in clusters]
+        for use_compiled, indices in self._kernel_groups(atoms, device):
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start : start + self.batch_size]
-                batch = [clusters[i] for i in chunk]
+                batch = [(clusters[i], atoms[i]) for i in chunk]
                 out[chunk] = self._batch_intensities(batch, q, s, device, use_compiled)
         n = self.n_pixels
         out = (out * solid_angle.reshape(1, 1, -1)).reshape(len(clusters), len(rotations), n, n)
@@ -462,8 +463,10 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
             out = np.concatenate([out, turned[:, None]], axis=1)
         return out
 
-    def _kernel_groups(self, clusters, device):
+    def _kernel_groups(self, atoms, device):
         """``(compiled?, indices)`` of the clusters, grouped by the kernel that renders them.
+
+        ``atoms`` holds the :func:`_kernel_atoms` of each cluster.
 
         The compiled kernel takes clusters of one species and one region (with several, its
         fused loop is slower than the eager kernel), one padded size per group so that each
@@ -471,47 +474,53 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         """
         shapes = {}
         if device.type == "cpu" and self.compile is not False:
-            for index, cluster in enumerate(clusters):
-                if cluster.regions is None and len(np.unique(cluster.numbers)) == 1:
-                    size = _diffraction.pad_atoms(len(cluster.numbers))
+            for index, (kinds, _, region, keep, _) in enumerate(atoms):
+                if len(kinds) == 1 and not region.any():
+                    size = _diffraction.pad_atoms(int(keep.sum()))
                     shapes.setdefault(size, []).append(index)
             if self.compile == "auto":
                 shapes = {k: v for k, v in shapes.items() if len(v) >= AUTO_COMPILE_MIN_CRYSTALS}
             shapes = {k: v for k, v in shapes.items() if _diffraction.reserve_compiled_shape(k)}
         compiled = {i for indices in shapes.values() for i in indices}
-        eager = [i for i in range(len(clusters)) if i not in compiled]
+        eager = [i for i in range(len(atoms)) if i not in compiled]
         groups = [(True, np.array(indices)) for indices in shapes.values()]
         return groups + ([(False, np.array(eager))] if eager else [])
 
     def _batch_intensities(self, batch, q, s, device, use_compiled):
-        """``|F|^2`` of each cluster at every (orientation, pixel): shape ``(b, r, n_pixels**2)``."""
+        """``|F|^2`` of each cluster at every (orientation, pixel): shape ``(b, r, n_pixels**2)``.
+
+        ``batch`` holds ``(cluster, its _kernel_atoms)`` pairs.
+        """
         import torch
 
-        species = [np.unique(c.numbers, return_inverse=True) for c in batch]
-        regions = [np.zeros(len(c.numbers), int) if c.regions is None else c.regions for c in batch]
-        n_species = max(len(kinds) for kinds, _ in species)
-        n_regions = max(int(r.max()) + 1 for r in regions)
-        n_atoms = max(len(c.numbers) for c in batch)
+        n_species = max(len(kinds) for _, (kinds, *_) in batch)
+        n_regions = max(int(region.max()) + 1 for _, (_, _, region, _, _) in batch)
+        n_atoms = max(int(keep.sum()) for _, (*_, keep, _) in batch)
         if use_compiled:
             n_atoms = _diffraction.pad_atoms(n_atoms)
         # One column per (region, species): the atoms of a region add up coherently, the
         # regions incoherently.
         positions = np.zeros((len(batch), n_atoms, 3), dtype=np.float32)
         weights = np.zeros((len(batch), n_atoms, n_regions * n_species), dtype=np.float32)
+        sine_weights = np.zeros_like(weights)
         factors = np.zeros((len(batch), n_species, len(s)), dtype=np.float32)
-        for b, (cluster, (kinds, inverse), region) in enumerate(zip(batch, species, regions)):
-            positions[b, : len(inverse)] = cluster.positions
-            weights[b, np.arange(len(inverse)), region * n_species + inverse] = 1.0
+        for b, (cluster, (kinds, inverse, region, keep, paired)) in enumerate(batch):
+            rows = np.arange(int(keep.sum()))
+            columns = (region * n_species + inverse)[keep]
+            positions[b, rows] = cluster.positions[keep]
+            weights[b, rows, columns] = np.where(paired[keep], 2.0, 1.0)
+            sine_weights[b, rows, columns] = np.where(paired[keep], 0.0, 1.0)
             factors[b, : len(kinds)] = _diffraction.form_factors(
                 _diffraction.shifted(kinds, self.atomic_number_shift), s
             )
         positions = torch.as_tensor(positions, device=device)
         weights = torch.as_tensor(weights, device=device)
+        sine_weights = torch.as_tensor(sine_weights, device=device)
         with torch.no_grad():
             if use_compiled:
-                real, imag = self._compiled_sums(q, positions, weights)
+                real, imag = self._compiled_sums(q, positions, weights, sine_weights)
             else:
-                real, imag = _diffraction.phase_sums_eager(q, positions, weights)
+                real, imag = _diffraction.phase_sums_eager(q, positions, weights, sine_weights)
         # (b, 6 * pixels, regions * species) -> weight each species by its form factor at the
         # pixel, square per region, sum the regions.
         n_pix = len(s)
@@ -521,12 +530,12 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         f = factors.transpose(0, 2, 1)[:, None, :, None, :]
         return ((real * f).sum(-1) ** 2 + (imag * f).sum(-1) ** 2).sum(-1)
 
-    def _compiled_sums(self, q, positions, weights):
+    def _compiled_sums(self, q, positions, weights, sine_weights):
         import torch
 
         try:
             kernel = _diffraction.compiled_phase_sums()
-            pairs = [kernel(q, p, w) for p, w in zip(positions, weights)]
+            pairs = [kernel(q, *arrays) for arrays in zip(positions, weights, sine_weights)]
         except Exception as error:  # noqa: BLE001 -- any compiler failure: fall back
             warnings.warn(
                 f"torch.compile of the fingerprint kernel failed ({type(error).__name__}: "
@@ -534,7 +543,7 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
                 RuntimeWarning,
                 stacklevel=4,
             )
-            return _diffraction.phase_sums_eager(q, positions, weights)
+            return _diffraction.phase_sums_eager(q, positions, weights, sine_weights)
         return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
 
     def __sklearn_tags__(self):
@@ -544,6 +553,19 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         tags.transformer_tags.preserves_dtype = []
         tags.non_deterministic = False
         return tags
+
+
+def _kernel_atoms(cluster):
+    """What the kernel needs of a cluster's atoms, worked out once per cluster.
+
+    Returns ``(kinds, species, region, keep, paired)``: the atomic numbers present, each
+    atom's index into them and its region, and the atoms that are summed and those of them
+    that stand for an inversion pair (:func:`skcrystal._diffraction.inversion_pairs`).
+    """
+    kinds, species = np.unique(cluster.numbers, return_inverse=True)
+    region = np.zeros(len(species), int) if cluster.regions is None else cluster.regions
+    keep, paired = _diffraction.inversion_pairs(cluster.positions, region * len(kinds) + species)
+    return kinds, species, region, keep, paired
 
 
 def _one_blas_thread():

@@ -91,7 +91,7 @@ def test_compiled_kernel_matches_the_eager_one():
     positions = torch.tensor(rng.normal(size=(64, 3)) * 3, dtype=torch.float32)
     weights = torch.zeros(64, 1)
     weights[:50] = 1
-    real, imag = _diffraction.compiled_phase_sums()(q, positions, weights)
+    real, imag = _diffraction.compiled_phase_sums()(q, positions, weights, weights)
     ref_real, ref_imag = _diffraction.phase_sums_eager(q, positions[None], weights[None])
     np.testing.assert_allclose(real.numpy(), ref_real[0].numpy(), atol=2e-3)
     np.testing.assert_allclose(imag.numpy(), ref_imag[0].numpy(), atol=2e-3)
@@ -142,16 +142,39 @@ def test_image_is_centred_masked_and_scaled():
     assert np.abs(image - image[:, ::-1, ::-1]).max() < 0.1
 
 
-@pytest.mark.parametrize("angle", [45.0, 90.0, 30.0])
-def test_patterns_match_a_direct_float64_sum_over_all_six_rotations(angle):
-    # At 45 and 90 degrees the last pattern is the one before it turned on the detector
-    # (computed once, not twice); at 30 degrees it is computed. Either way it must be the sum.
+def _triclinic_alloy():
     from pymatgen.core import Lattice, Structure
 
     cell = Lattice.from_parameters(3.1, 3.4, 3.7, 80, 95, 101)
-    structure = Structure(cell, ["Cu", "Fe"], [[0, 0, 0], [0.3, 0.2, 0.6]]) * (5, 5, 5)
+    return Structure(cell, ["Cu", "Fe"], [[0, 0, 0], [0.3, 0.2, 0.6]]) * (5, 5, 5)
+
+
+def _caesium_chloride():
+    from pymatgen.core import Lattice, Structure
+
+    return Structure(Lattice.cubic(4.1), ["Cs", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]) * (4, 4, 4)
+
+
+@pytest.mark.parametrize(
+    ("angle", "make", "pairs"),
+    [
+        (45.0, _triclinic_alloy, False),
+        (90.0, _triclinic_alloy, False),
+        (30.0, _triclinic_alloy, False),
+        (45.0, _caesium_chloride, True),
+    ],
+)
+def test_patterns_match_a_direct_float64_sum_over_all_six_rotations(angle, make, pairs):
+    # At 45 and 90 degrees the last pattern is the one before it turned on the detector
+    # (computed once, not twice); at 30 degrees it is computed. A centrosymmetric cluster is
+    # summed over inversion pairs. Every way, it must be the direct sum over all atoms.
+    from skcrystal.fingerprint import _kernel_atoms
+
     fp = DiffractionFingerprint(compile=False, rotation_angle=angle)
-    [cluster] = fp.clusters([structure])
+    [cluster] = fp.clusters([make()])
+    paired = _kernel_atoms(cluster)[-1]
+    assert paired.any() == pairs
+    ours = fp.patterns([cluster])[0]
     ours = fp.patterns([cluster])[0]
 
     h, omega = _diffraction.detector(WAVELENGTH, DISTANCE, PIXEL, N)
@@ -168,3 +191,36 @@ def test_patterns_match_a_direct_float64_sum_over_all_six_rotations(angle):
         )
         expected = (omega.reshape(-1) * np.abs(amplitude) ** 2).reshape(N, N)
         np.testing.assert_allclose(ours[r], expected, rtol=0, atol=1e-5 * expected.max())
+
+
+def test_inversion_pairs_are_mutual_within_a_group_and_tight():
+    positions = np.array(
+        [[0, 0, 0], [1, 2, 3], [-1, -2, -3], [2, 0, 0], [-2, 0, 0], [0, 3, 0], [0, -3, 1e-6]]
+    )
+    groups = np.array([0, 0, 0, 0, 1, 0, 0])
+    keep, paired = _diffraction.inversion_pairs(positions, groups)
+    # The atom at the origin is its own image (summed as is); (3, 4) are of two groups; (5, 6)
+    # are 1e-6 off, far beyond the tolerance.
+    assert keep.tolist() == [True, True, False, True, True, True, True]
+    assert paired.tolist() == [False, True, False, False, False, False, False]
+
+
+def test_eager_kernel_weights_pairs_and_drops_their_sines():
+    # Kernel input with inversion pairs (weight 2, no sine) and single atoms of two groups
+    # against the direct sum over every atom of the pairs.
+    rng = np.random.default_rng(5)
+    q = rng.normal(size=(3000, 3)) * 6
+    reps = rng.normal(size=(30, 3)) * 4
+    singles = rng.normal(size=(20, 3)) * 4
+    full = np.concatenate([reps, -reps, singles])[None]
+    group = np.concatenate([np.arange(30) % 2, np.arange(30) % 2, np.arange(20) % 2])
+    full_weights = np.eye(2)[group][None]
+    positions = np.concatenate([reps, singles])[None]
+    weights = np.concatenate([2 * np.eye(2)[np.arange(30) % 2], np.eye(2)[np.arange(20) % 2]])
+    sine_weights = np.concatenate([np.zeros((30, 2)), np.eye(2)[np.arange(20) % 2]])
+    real, imag = _diffraction.phase_sums_eager(
+        *(torch.tensor(a) for a in (q, positions, weights[None], sine_weights[None]))
+    )
+    ref_real, ref_imag = _numpy_sums(q, full, full_weights)
+    np.testing.assert_allclose(real.numpy(), ref_real, atol=1e-8)
+    np.testing.assert_allclose(imag.numpy(), ref_imag, atol=1e-8)

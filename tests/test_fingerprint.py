@@ -28,6 +28,7 @@ from sklearn.utils.estimator_checks import (
 )
 
 from skcrystal import DiffractionFingerprint, StructureError
+from skcrystal.fingerprint import _kernel_atoms
 
 FAST = {
     "n_pixels": 32,
@@ -154,7 +155,8 @@ def test_compiled_and_eager_transforms_agree(monkeypatch):
     monkeypatch.setattr(_diffraction, "_compiled_shapes", set())
     structures = [CRYSTALS[name][0] for name in ("fcc", "hcp")]
     clusters = DiffractionFingerprint().clusters(structures)
-    groups = DiffractionFingerprint(compile=True)._kernel_groups(clusters, torch.device("cpu"))
+    atoms = [_kernel_atoms(cluster) for cluster in clusters]
+    groups = DiffractionFingerprint(compile=True)._kernel_groups(atoms, torch.device("cpu"))
     assert all(compiled for compiled, _ in groups)
     eager = DiffractionFingerprint(compile=False).transform(structures)
     with warnings.catch_warnings(record=True) as caught:
@@ -243,11 +245,12 @@ def test_the_compiled_kernel_takes_one_species_one_region_and_few_sizes(monkeypa
     ]
     monkeypatch.setattr(_diffraction, "_compiled_shapes", set())
     monkeypatch.setattr(_diffraction, "MAX_COMPILED_SHAPES", 1)
-    groups = DiffractionFingerprint(compile=True)._kernel_groups(clusters, torch.device("cpu"))
+    atoms = [_kernel_atoms(cluster) for cluster in clusters]
+    groups = DiffractionFingerprint(compile=True)._kernel_groups(atoms, torch.device("cpu"))
     # One size fits under the cap: the 300-atom cluster takes the eager kernel with the rest.
     assert [(compiled, indices.tolist()) for compiled, indices in groups] == [
         (True, [0]),
         (False, [1, 2, 3]),
     ]
-    auto = DiffractionFingerprint()._kernel_groups(clusters, torch.device("cpu"))
+    auto = DiffractionFingerprint()._kernel_groups(atoms, torch.device("cpu"))
     assert [(compiled, indices.tolist()) for compiled, indices in auto] == [(False, [0, 1, 2, 3])]

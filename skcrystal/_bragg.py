@@ -349,9 +349,13 @@ def indexing_basis(cell, peaks, heights, amplitude_at, bar, g_max):
     else:
         return None
     basis = integer_basis(peaks[:count])
-    for peak in peaks[count:]:
-        if _contains(basis, peak):
-            continue
+    while count < len(peaks):
+        # The next peak outside the lattice, all the peaks checked at once.
+        outside = np.flatnonzero(~_contains(basis, peaks[count:]))
+        if not len(outside):
+            break
+        peak = peaks[count + outside[0]]
+        count += outside[0] + 1
         refined = integer_basis(np.vstack([basis, peak]))
         new = _nearest_new_points(cell, refined, basis, g_max)
         if len(new) and np.mean(amplitude_at(new) > bar) >= REFINE_FRACTION:
@@ -378,10 +382,10 @@ def hermite_form(basis):
     return form
 
 
-def _contains(basis, point):
-    """Whether the integer lattice with these basis rows contains ``point``."""
-    coefficients = np.linalg.solve(basis.T.astype(float), np.asarray(point, dtype=float))
-    return bool(np.allclose(coefficients, np.round(coefficients), rtol=0, atol=1e-6))
+def _contains(basis, points):
+    """Whether the integer lattice with these basis rows contains each of ``points`` (rows)."""
+    coefficients = np.asarray(points, dtype=float) @ np.linalg.inv(basis.T.astype(float)).T
+    return np.all(np.abs(coefficients - np.round(coefficients)) <= 1e-6, axis=1)
 
 
 def _nearest_new_points(cell, refined, basis, g_max):
@@ -393,9 +397,7 @@ def _nearest_new_points(cell, refined, basis, g_max):
     coefficients = np.stack(np.meshgrid(span, span, span, indexing="ij"), axis=-1).reshape(-1, 3)
     points = coefficients @ refined
     lengths = np.linalg.norm(points @ to_cartesian, axis=1)
-    inverse = np.linalg.inv(basis.T.astype(float))
-    inside = points @ inverse.T
-    new = ~np.all(np.abs(inside - np.round(inside)) < 1e-6, axis=1) & (lengths <= g_max)
+    new = ~_contains(basis, points) & (lengths <= g_max)
     order = np.lexsort((*points[new].T[::-1], np.round(lengths[new], 9)))
     return points[new][order][:REFINE_POINTS]
 

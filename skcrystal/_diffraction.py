@@ -190,10 +190,11 @@ def form_factors(numbers, s):
     return np.array(out)
 
 
-#: Two atoms of a group at ``r`` and ``-r`` within this distance (in the cluster's units,
-#: nearest neighbours 1 apart) are summed as ``2 cos(q . r)``: their sines cancel to within
-#: ``|q| * 1e-9``, far below float32 resolution.
-INVERSION_TOLERANCE = 1e-9
+#: Atoms this close (in the cluster's units, nearest neighbours 1 apart) count as at the same
+#: place: two atoms of a group at ``r`` and ``-r`` are summed as ``2 cos(q . r)`` (their sines
+#: cancel to within ``|q| * 1e-9``, far below float32 resolution), and so are copies of a
+#: region.
+SAME_POSITION = 1e-9
 
 
 def inversion_pairs(positions, groups):
@@ -206,7 +207,7 @@ def inversion_pairs(positions, groups):
     Parameters
     ----------
     positions : ndarray of shape (n, 3)
-        Cartesian positions, in float64 (pairs are matched to :data:`INVERSION_TOLERANCE`).
+        Cartesian positions, in float64 (pairs are matched to :data:`SAME_POSITION`).
     groups : ndarray of shape (n,)
         Group of each atom (region and species); partners must share it.
 
@@ -231,7 +232,7 @@ def inversion_pairs(positions, groups):
     keep, paired = np.ones(n, bool), np.zeros(n, bool)
     if n == 0:
         return keep, paired
-    _, partner = cKDTree(positions).query(-positions, distance_upper_bound=INVERSION_TOLERANCE)
+    _, partner = cKDTree(positions).query(-positions, distance_upper_bound=SAME_POSITION)
     atoms = np.arange(n)
     found = partner < n
     mutual = np.zeros(n, bool)

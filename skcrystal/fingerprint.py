@@ -474,7 +474,7 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         """
         shapes = {}
         if device.type == "cpu" and self.compile is not False:
-            for index, (kinds, _, region, keep, _) in enumerate(atoms):
+            for index, (kinds, _, region, keep, _, _) in enumerate(atoms):
                 if len(kinds) == 1 and not region.any():
                     size = _diffraction.pad_atoms(int(keep.sum()))
                     shapes.setdefault(size, []).append(index)
@@ -494,8 +494,8 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         import torch
 
         n_species = max(len(kinds) for _, (kinds, *_) in batch)
-        n_regions = max(int(region.max()) + 1 for _, (_, _, region, _, _) in batch)
-        n_atoms = max(int(keep.sum()) for _, (*_, keep, _) in batch)
+        n_regions = max(len(copies) for _, (*_, copies) in batch)
+        n_atoms = max(int(keep.sum()) for _, (_, _, _, keep, _, _) in batch)
         if use_compiled:
             n_atoms = _diffraction.pad_atoms(n_atoms)
         # One column per (region, species): the atoms of a region add up coherently, the
@@ -504,7 +504,9 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         weights = np.zeros((len(batch), n_atoms, n_regions * n_species), dtype=np.float32)
         sine_weights = np.zeros_like(weights)
         factors = np.zeros((len(batch), n_species, len(s)), dtype=np.float32)
-        for b, (cluster, (kinds, inverse, region, keep, paired)) in enumerate(batch):
+        counts = np.zeros((len(batch), n_regions), dtype=np.float32)
+        for b, (cluster, (kinds, inverse, region, keep, paired, copies)) in enumerate(batch):
+            counts[b, : len(copies)] = copies
             rows = np.arange(int(keep.sum()))
             columns = (region * n_species + inverse)[keep]
             positions[b, rows] = cluster.positions[keep]
@@ -522,13 +524,14 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
             else:
                 real, imag = _diffraction.phase_sums_eager(q, positions, weights, sine_weights)
         # (b, 6 * pixels, regions * species) -> weight each species by its form factor at the
-        # pixel, square per region, sum the regions.
+        # pixel, square per region, sum the regions (each as often as it was copied).
         n_pix = len(s)
         shape = (len(batch), q.shape[0] // n_pix, n_pix, n_regions, n_species)
         real = real.cpu().numpy().reshape(shape)
         imag = imag.cpu().numpy().reshape(shape)
         f = factors.transpose(0, 2, 1)[:, None, :, None, :]
-        return ((real * f).sum(-1) ** 2 + (imag * f).sum(-1) ** 2).sum(-1)
+        intensity = (real * f).sum(-1) ** 2 + (imag * f).sum(-1) ** 2
+        return (intensity * counts[:, None, None, :]).sum(-1)
 
     def _compiled_sums(self, q, positions, weights, sine_weights):
         import torch
@@ -558,14 +561,41 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
 def _kernel_atoms(cluster):
     """What the kernel needs of a cluster's atoms, worked out once per cluster.
 
-    Returns ``(kinds, species, region, keep, paired)``: the atomic numbers present, each
-    atom's index into them and its region, and the atoms that are summed and those of them
-    that stand for an inversion pair (:func:`skcrystal._diffraction.inversion_pairs`).
+    Returns ``(kinds, species, region, keep, paired, copies)``: the atomic numbers present,
+    each atom's index into them and its region; the atoms that are summed, and those of them
+    that stand for an inversion pair (:func:`skcrystal._diffraction.inversion_pairs`); and
+    how many times each region's pattern counts. The regions of a pristine crystal are
+    copies of one another: one of them is summed, counted once per copy.
     """
     kinds, species = np.unique(cluster.numbers, return_inverse=True)
     region = np.zeros(len(species), int) if cluster.regions is None else cluster.regions
+    copies = np.ones(int(region.max()) + 1)
+    summed = np.ones(len(species), bool)
+    if cluster.regions is not None:
+        for later, earlier in _copied_regions(cluster.positions, species, region).items():
+            copies[earlier] += 1
+            copies[later] = 0
+            summed[region == later] = False
     keep, paired = _diffraction.inversion_pairs(cluster.positions, region * len(kinds) + species)
-    return kinds, species, region, keep, paired
+    return kinds, species, region, keep & summed, paired & summed, copies
+
+
+def _copied_regions(positions, species, region):
+    """``{region: the earlier region it copies}``: the same atoms, to a negligible distance."""
+    copied, seen = {}, []
+    for r in range(int(region.max()) + 1):
+        atoms, kinds = positions[region == r], species[region == r]
+        order = np.lexsort((*np.round(atoms, 6).T[::-1], kinds))
+        atoms, kinds = atoms[order], kinds[order]
+        for earlier, (other_atoms, other_kinds) in seen:
+            if np.array_equal(kinds, other_kinds) and np.allclose(
+                atoms, other_atoms, rtol=0, atol=_diffraction.SAME_POSITION
+            ):
+                copied[r] = earlier
+                break
+        else:
+            seen.append((r, (atoms, kinds)))
+    return copied
 
 
 def _one_blas_thread():

@@ -254,3 +254,30 @@ def test_the_compiled_kernel_takes_one_species_one_region_and_few_sizes(monkeypa
     ]
     auto = DiffractionFingerprint()._kernel_groups(atoms, torch.device("cpu"))
     assert [(compiled, indices.tolist()) for compiled, indices in auto] == [(False, [0, 1, 2, 3])]
+
+
+def test_copies_of_a_region_are_summed_once_and_counted_per_copy(monkeypatch):
+    from pymatgen.core import Lattice, Structure
+
+    from skcrystal import fingerprint
+
+    # A pristine box wide enough for eight regions: every region is the same cluster. The
+    # same box with every atom nudged by 1e-3 Angstrom has no two regions alike.
+    iron = Structure.from_spacegroup("Im-3m", Lattice.cubic(2.87), ["Fe"], [[0, 0, 0]])
+    box = iron * (10, 10, 10)
+    nudges = np.random.default_rng(0).normal(scale=1e-3, size=(len(box), 3))
+    nudged = Structure(
+        box.lattice, box.species, box.cart_coords + nudges, coords_are_cartesian=True
+    )
+    fp = DiffractionFingerprint(compile=False)
+    clusters = fp.clusters([box, nudged])
+    pristine, hot = (_kernel_atoms(cluster) for cluster in clusters)
+    assert len(pristine[-1]) == 8
+    assert sorted(pristine[-1].tolist()) == [0] * 7 + [8]
+    assert pristine[3].sum() < (clusters[0].regions == 0).sum()
+    assert hot[-1].tolist() == [1] * 8
+    # Unscaled patterns: a region counted once instead of eight times would show.
+    patterns = fp.patterns(clusters)
+    monkeypatch.setattr(fingerprint, "_copied_regions", lambda *args: {})
+    expected = fp.patterns(clusters)
+    np.testing.assert_allclose(patterns, expected, rtol=0, atol=1e-6 * expected.max())

@@ -35,9 +35,10 @@ class SpglibBaseline(ClassifierMixin, BaseEstimator):
     loose     1e-1            5
     ========  ==============  ======================
 
-    A symmetry finder needs every atom: one vacancy in a supercell leaves space group 1 and the
-    answer ``"unknown"`` at any tolerance, and displacements larger than ``symprec`` do the
-    same.
+    A symmetry finder needs every atom: one vacancy in a supercell changes the space group at
+    any tolerance, and the answer with it (to ``"unknown"``, or to another class: a 3 x 3 x 3
+    bcc supercell less one atom has space group 221, ``"sc"``). Displacements larger than
+    ``symprec`` do the same.
 
     Parameters
     ----------
@@ -82,7 +83,13 @@ class SpglibBaseline(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        self
+        self : SpglibBaseline
+            The baseline, with ``classes_`` set.
+
+        Examples
+        --------
+        >>> SpglibBaseline().fit(None, ["fcc", "bcc"]).classes_.tolist()
+        ['bcc', 'bct139', 'bct141', 'diam', 'fcc', 'hex/rh', 'sc', 'unknown']
         """
         self._validate_params()
         self.classes_ = np.array(sorted([*CLASSES, UNKNOWN]), dtype=object)
@@ -102,7 +109,25 @@ class SpglibBaseline(ClassifierMixin, BaseEstimator):
         return self
 
     def space_groups(self, X):
-        """Space-group number of each structure by spglib (0 where spglib finds none)."""
+        """Space-group number of each structure by spglib (0 where spglib finds none).
+
+        Parameters
+        ----------
+        X : sequence of Structure, Atoms or path
+            The crystals.
+
+        Returns
+        -------
+        ndarray of int of shape (n_samples,)
+            The space-group numbers, found with ``symprec`` and ``angle_tolerance``.
+
+        Examples
+        --------
+        >>> from pymatgen.core import Lattice, Structure
+        >>> fe = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+        >>> SpglibBaseline().space_groups([fe])
+        array([229])
+        """
         return np.array(
             [
                 space_groups(to_structure(item, index), (self.symprec,), self.angle_tolerance)[0]
@@ -116,10 +141,22 @@ class SpglibBaseline(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : sequence of Structure, Atoms or path
+            The crystals.
 
         Returns
         -------
-        ndarray of str (object dtype)
+        ndarray of str (object dtype) of shape (n_samples,)
+            A label of ``classes_`` for each structure.
+
+        Examples
+        --------
+        >>> from pymatgen.core import Lattice, Structure
+        >>> # bcc iron with the centre atom moved by 0.03 Angstrom along z: tetragonal
+        >>> moved = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.51]])
+        >>> SpglibBaseline(symprec=1e-3).fit().predict([moved])
+        array(['unknown'], dtype=object)
+        >>> SpglibBaseline(symprec=1e-1).fit().predict([moved])
+        array(['bcc'], dtype=object)
         """
         check_is_fitted(self)
         return np.array([class_of_space_group(n) for n in self.space_groups(X)], dtype=object)

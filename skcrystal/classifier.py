@@ -34,9 +34,37 @@ class BatchNorm1d(nn.BatchNorm1d):
     whenever the training-set size is one more than a multiple of the batch size. (skorch's
     ``iterator_train__drop_last=True`` avoids that batch too, but leaves out up to a batch of
     images every epoch, and all of a training set smaller than one batch.)
+
+    Examples
+    --------
+    >>> import torch
+    >>> norm = BatchNorm1d(2)  # a new module is in training mode
+    >>> norm(torch.tensor([[1.0, 3.0]])).detach()
+    tensor([[1.0000, 3.0000]])
+    >>> norm.running_mean  # unchanged by the batch of one
+    tensor([0., 0.])
     """
 
     def forward(self, x):
+        """Normalise a batch; a batch of one in training with the running statistics.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, num_features)
+            The batch.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_samples, num_features)
+            The normalised batch.
+
+        Examples
+        --------
+        >>> import torch
+        >>> BatchNorm1d(2).forward(torch.tensor([[1.0, 3.0], [3.0, 1.0]])).detach()
+        tensor([[-1.0000,  1.0000],
+                [ 1.0000, -1.0000]])
+        """
         if self.training and x.shape[0] == 1:
             return nn.functional.batch_norm(
                 x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps
@@ -55,6 +83,7 @@ class ConvNet(nn.Module):
     Parameters
     ----------
     n_classes : int, default=7
+        Outputs, one logit per class.
     n_channels : int, default=3
         Channels of the input images.
     n_pixels : int, default=64
@@ -62,8 +91,11 @@ class ConvNet(nn.Module):
     filters : tuple of int, default=(32, 32, 16, 16, 8, 8)
         Filters of the six convolutions; a max-pool follows the second and the fourth.
     kernel_size : int, default=7
+        Side of the square kernels of the convolutions.
     hidden : int, default=128
+        Units of the fully connected layer.
     dropout : float, default=0.25
+        Probability that dropout zeroes a unit of the fully connected layer in training.
 
     Examples
     --------
@@ -102,6 +134,24 @@ class ConvNet(nn.Module):
         )
 
     def forward(self, x):
+        """Logits of a batch of images.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n_samples, n_channels, n_pixels, n_pixels)
+            The images.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_samples, n_classes)
+            One logit per class.
+
+        Examples
+        --------
+        >>> import torch
+        >>> ConvNet(n_classes=3, n_pixels=16).forward(torch.zeros(2, 3, 16, 16)).shape
+        torch.Size([2, 3])
+        """
         return self.classifier(self.features(x))
 
 
@@ -120,10 +170,15 @@ class CrystalClassifier(NeuralNetClassifier):
     module : type, default=ConvNet
         The network class; configure it with ``module__...`` parameters.
     criterion : type, default=torch.nn.CrossEntropyLoss
+        The loss, computed on the logits and the encoded labels.
     optimizer : type, default=torch.optim.Adam
+        The optimizer class; configure it with ``optimizer__...`` parameters.
     lr : float, default=1e-3
+        Learning rate of the optimizer.
     max_epochs : int, default=5
+        Passes over the training data in ``fit``.
     batch_size : int, default=32
+        Images per training step, and per batch of the predictions.
     train_split : callable or None, default=ValidSplit(10, stratified=True)
         10 % of the training data for validation; ``None`` trains on all of it.
     random_state : int or None, default=None
@@ -147,10 +202,11 @@ class CrystalClassifier(NeuralNetClassifier):
     unknown_label : object or None, default="unknown"
         What :meth:`predict` returns for an image scored below ``offset_``; ``None`` turns the
         reject option off.
-    verbose : int, default=0
     classes : array-like or None, default=None
         Every label, if ``y`` may lack some; ``predict_proba`` has a column for each.
         ``None``: the labels of ``y``.
+    verbose : int, default=0
+        What skorch prints: ``0`` nothing, ``1`` a line of losses per epoch.
     **kwargs
         Any other skorch parameter (``device="cuda"``, ``callbacks``, ``module__dropout``,
         ``optimizer__weight_decay``, ...).
@@ -228,6 +284,24 @@ class CrystalClassifier(NeuralNetClassifier):
 
     @property
     def classes_(self):
+        """The labels seen in ``fit``, sorted: the columns of ``predict_proba``.
+
+        Returns
+        -------
+        ndarray of shape (n_classes,)
+            The labels, of the type seen in ``fit``.
+
+        Raises
+        ------
+        AttributeError
+            If the classifier is not fitted (so that ``hasattr`` says ``False``).
+
+        Examples
+        --------
+        >>> from skcrystal import load_pretrained
+        >>> load_pretrained()[-1].classes_.tolist()
+        ['bcc', 'bct139', 'bct141', 'diam', 'fcc', 'hex/rh', 'sc']
+        """
         try:
             return self.label_encoder_.classes_
         except AttributeError:
@@ -244,10 +318,23 @@ class CrystalClassifier(NeuralNetClassifier):
             Images, e.g. from :class:`~skcrystal.DiffractionFingerprint`.
         y : array-like of shape (n_samples,)
             Labels of any hashable type.
+        **fit_params : dict
+            Passed on by skorch to the module's ``forward`` and to the ``train_split`` call.
 
         Returns
         -------
-        self
+        self : CrystalClassifier
+            The trained classifier, with its novelty score fitted (:meth:`fit_novelty`).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> images = rng.random((20, 3, 16, 16), dtype=np.float32)
+        >>> net = CrystalClassifier(max_epochs=1, random_state=0, train_split=None,
+        ...                         module__filters=(4, 4, 4, 4, 4, 4), module__hidden=8)
+        >>> net.fit(images, np.array(["fcc", "bcc"] * 10)).classes_
+        array(['bcc', 'fcc'], dtype='<U3')
         """
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}.")
@@ -324,7 +411,8 @@ class CrystalClassifier(NeuralNetClassifier):
 
         Returns
         -------
-        self
+        self : CrystalClassifier
+            The classifier with ``novelty_`` and ``offset_`` fitted; the network is unchanged.
 
         Examples
         --------
@@ -332,7 +420,9 @@ class CrystalClassifier(NeuralNetClassifier):
         >>> rng = np.random.default_rng(0)
         >>> images = rng.random((60, 3, 16, 16), dtype=np.float32)
         >>> labels = np.array(["fcc", "bcc"] * 30)
-        >>> net = CrystalClassifier(max_epochs=1, random_state=0).fit(images, labels)
+        >>> net = CrystalClassifier(max_epochs=1, random_state=0,
+        ...                         module__filters=(4, 4, 4, 4, 4, 4), module__hidden=8)
+        >>> net = net.fit(images, labels)
         >>> new = rng.random((40, 3, 16, 16), dtype=np.float32)
         >>> net.fit_novelty(new, labels[:40], cv=5).predict(new).shape
         (40,)
@@ -401,10 +491,23 @@ class CrystalClassifier(NeuralNetClassifier):
         Parameters
         ----------
         X : ndarray of shape (n_samples, channels, n_pixels, n_pixels)
+            Fingerprint images.
 
         Returns
         -------
         ndarray of shape (n_samples,)
+            The novelty score of each image.
+
+        Examples
+        --------
+        >>> from pymatgen.core import Lattice, Structure
+        >>> from skcrystal import load_pretrained
+        >>> model = load_pretrained()
+        >>> fe = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+        >>> images = model[:-1].transform([fe])  # the pipeline's fingerprint step
+        >>> classifier = model[-1]
+        >>> bool(classifier.score_samples(images)[0] >= classifier.offset_)  # not unknown
+        True
         """
         features, logits = self._scored(X)
         return self.novelty_.score(features, logits)
@@ -419,6 +522,11 @@ class CrystalClassifier(NeuralNetClassifier):
         """Not supported: the label encoding and the novelty threshold are fitted on all the data.
 
         Continue training with ``warm_start=True`` and ``fit`` instead.
+
+        Examples
+        --------
+        >>> hasattr(CrystalClassifier(), "partial_fit")
+        False
         """
         raise AttributeError(
             f"{type(self).__name__} has no partial_fit: its labels and novelty threshold are fitted on "
@@ -449,6 +557,7 @@ class CrystalClassifier(NeuralNetClassifier):
         Returns
         -------
         self : CrystalClassifier
+            The classifier with ``module_`` and ``criterion_`` built, ready for the weights.
 
         Examples
         --------
@@ -468,7 +577,22 @@ class CrystalClassifier(NeuralNetClassifier):
         return self
 
     def initialize_module(self):
-        """Build the module with the number of classes and image size seen in ``fit``."""
+        """Build the module with the number of classes and image size seen in ``fit``.
+
+        skorch calls it while it initializes the classifier; before ``fit`` the module's own
+        defaults (or ``module__...`` parameters) apply.
+
+        Returns
+        -------
+        self : CrystalClassifier
+            The classifier with ``module_`` built.
+
+        Examples
+        --------
+        >>> net = CrystalClassifier(module__n_pixels=16).initialize_for_prediction()
+        >>> net.module_.classifier[-1].out_features  # no data seen: ConvNet's 7 classes
+        7
+        """
         params = self.get_params_for("module")
         if hasattr(self, "label_encoder_"):
             params.setdefault("n_classes", len(self.classes_))
@@ -478,7 +602,27 @@ class CrystalClassifier(NeuralNetClassifier):
         return self
 
     def infer(self, x, **fit_params):
-        """The module's output; training steps autocast to bfloat16 if ``precision`` says so."""
+        """The module's output; training steps autocast to bfloat16 if ``precision`` says so.
+
+        Parameters
+        ----------
+        x : torch.Tensor or ndarray of shape (n_samples, channels, n_pixels, n_pixels)
+            A batch of images.
+        **fit_params : dict
+            Passed on to the module's ``forward``.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_samples, n_classes)
+            The logits, in float32.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from skcrystal import load_pretrained
+        >>> load_pretrained()[-1].infer(torch.zeros(2, 3, 64, 64)).shape
+        torch.Size([2, 7])
+        """
         if self.precision == "bfloat16" and self.module_.training:
             with torch.autocast(device_type=torch.device(self.device).type, dtype=torch.bfloat16):
                 return super().infer(x, **fit_params).float()
@@ -487,9 +631,25 @@ class CrystalClassifier(NeuralNetClassifier):
     def predict_proba(self, X):
         """Class probabilities, columns in the order of ``classes_``.
 
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, channels, n_pixels, n_pixels)
+            Fingerprint images.
+
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
+            The softmax of the logits; each row sums to one.
+
+        Examples
+        --------
+        >>> from pymatgen.core import Lattice, Structure
+        >>> from skcrystal import load_pretrained
+        >>> model = load_pretrained()
+        >>> fe = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+        >>> proba = model[-1].predict_proba(model[:-1].transform([fe]))
+        >>> proba.shape, model[-1].classes_[proba.argmax(axis=1)]
+        ((1, 7), array(['bcc'], dtype='<U6'))
         """
         if not isinstance(X, torch.utils.data.Dataset):  # skorch passes its own datasets
             self.check_is_fitted()
@@ -502,10 +662,24 @@ class CrystalClassifier(NeuralNetClassifier):
         ``unknown_label`` is not one of ``classes_``, whose order is that of the columns of
         ``predict_proba``, which stays closed-set.
 
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, channels, n_pixels, n_pixels)
+            Fingerprint images.
+
         Returns
         -------
         ndarray of shape (n_samples,)
             Of the labels' dtype, or object if ``unknown_label`` is not of their kind.
+
+        Examples
+        --------
+        >>> from pymatgen.core import Lattice, Structure
+        >>> from skcrystal import load_pretrained
+        >>> model = load_pretrained()
+        >>> fe = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+        >>> model[-1].predict(model[:-1].transform([fe]))
+        array(['bcc'], dtype='<U7')
         """
         if self.unknown_label is None:
             self.check_is_fitted()
@@ -530,6 +704,7 @@ class CrystalClassifier(NeuralNetClassifier):
         Parameters
         ----------
         X : ndarray of shape (n_samples, channels, n_pixels, n_pixels)
+            Fingerprint images.
         n_passes : int, default=30
             Stochastic forward passes.
         random_state : int or None, default=None
@@ -545,6 +720,17 @@ class CrystalClassifier(NeuralNetClassifier):
             deviation over the passes), ``predictive_entropy`` (entropy of the mean, nats)
             and ``mutual_information`` (predictive entropy minus the mean entropy of the
             passes, nats), the latter two of shape ``(n,)``.
+
+        Examples
+        --------
+        >>> from pymatgen.core import Lattice, Structure
+        >>> from skcrystal import load_pretrained
+        >>> model = load_pretrained()
+        >>> fe = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+        >>> result = model[-1].predict_uncertainty(model[:-1].transform([fe]), n_passes=3,
+        ...                                        random_state=0)
+        >>> result.proba.shape, result.mutual_information.shape
+        ((1, 7), (1,))
         """
         if not (isinstance(n_samples, str) and n_samples == "deprecated"):
             warnings.warn(

@@ -41,6 +41,7 @@ from captum.attr import (
 )
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import Bunch
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from torch import nn
 
 #: Methods of :func:`attribution_maps` and :func:`class_templates`, each one captum class.
@@ -58,7 +59,25 @@ FILTER_METHODS = {
     "guided_backprop": NeuronGuidedBackprop,
 }
 
+# Constraints of validate_params. What it leaves alone ("no_validation") depends on the model:
+# _classifier_and_images checks model and X (a classifier takes images, a pipeline what its
+# first step takes), and _target_indices checks target and the labels of y against classes_.
+_POSITIVE_INT = [Interval(Integral, 1, None, closed="left")]
+_LAYER = [Integral, str, nn.Module]
 
+
+@validate_params(
+    {
+        "model": "no_validation",
+        "X": "no_validation",
+        "method": [StrOptions(set(METHODS))],
+        "target": "no_validation",
+        "n_steps": _POSITIVE_INT,
+        "layer": [None, *_LAYER],
+        "batch_size": _POSITIVE_INT,
+    },
+    prefer_skip_nested_validation=True,
+)
 def attribution_maps(
     model, X, *, method="deconvolution", target=None, n_steps=50, layer=None, batch_size=32
 ):
@@ -142,13 +161,24 @@ def attribution_maps(
     >>> maps.shape, maps.dtype
     ((3, 3, 16, 16), dtype('float32'))
     """
-    _check_options(method, n_steps, layer, batch_size)
+    _check_layer_is_for_gradcam(layer, method)
     classifier, images = _classifier_and_images(model, X)
     targets = _target_indices(target, classifier.classes_, len(images))
     maps, _ = _attribute(classifier, images, method, targets, n_steps, layer, batch_size)
     return maps
 
 
+@validate_params(
+    {
+        "model": "no_validation",
+        "X": "no_validation",
+        "layer": _LAYER,
+        "n_filters": _POSITIVE_INT,
+        "method": [StrOptions(set(FILTER_METHODS))],
+        "batch_size": _POSITIVE_INT,
+    },
+    prefer_skip_nested_validation=True,
+)
 def filter_maps(model, X, *, layer=-1, n_filters=4, method="deconvolution", batch_size=32):
     """The most activated filters of a layer, each back-projected to image space.
 
@@ -211,9 +241,6 @@ def filter_maps(model, X, *, layer=-1, n_filters=4, method="deconvolution", batc
     >>> result.filters.shape, result.maps.shape, result.layer
     ((2, 3), (2, 3, 3, 16, 16), 'features.1')
     """
-    _check_method(method, FILTER_METHODS)
-    _check_positive_int(n_filters, "n_filters")
-    _check_positive_int(batch_size, "batch_size")
     classifier, images = _classifier_and_images(model, X)
     module = classifier.module_
     name, layer_module = _resolve_layer(module, layer)
@@ -245,6 +272,18 @@ def filter_maps(model, X, *, layer=-1, n_filters=4, method="deconvolution", batc
     return Bunch(filters=filters, activations=activations, maps=maps, layer=name)
 
 
+@validate_params(
+    {
+        "model": "no_validation",
+        "X": "no_validation",
+        "y": ["array-like", None],
+        "method": [StrOptions(set(METHODS))],
+        "n_steps": _POSITIVE_INT,
+        "layer": [None, *_LAYER],
+        "batch_size": _POSITIVE_INT,
+    },
+    prefer_skip_nested_validation=True,
+)
 def class_templates(
     model, X, y=None, *, method="guided_backprop", n_steps=50, layer=None, batch_size=32
 ):
@@ -302,7 +341,7 @@ def class_templates(
     >>> {label: template.shape for label, template in templates.items()}
     {'bcc': (3, 16, 16), 'fcc': (3, 16, 16)}
     """
-    _check_options(method, n_steps, layer, batch_size)
+    _check_layer_is_for_gradcam(layer, method)
     classifier, images = _classifier_and_images(model, X)
     classes = classifier.classes_
     if y is None:
@@ -457,23 +496,10 @@ def _classifier_and_images(model, X):
     return classifier, images
 
 
-def _check_options(method, n_steps, layer, batch_size):
-    """Arguments of :func:`attribution_maps` and :func:`class_templates`."""
-    _check_method(method, METHODS)
+def _check_layer_is_for_gradcam(layer, method):
+    """Only ``"gradcam"`` takes a layer; any other method would ignore it silently."""
     if layer is not None and method != "gradcam":
         raise ValueError(f"layer is a parameter of method='gradcam' only, got method={method!r}.")
-    _check_positive_int(n_steps, "n_steps")
-    _check_positive_int(batch_size, "batch_size")
-
-
-def _check_method(method, allowed):
-    if not isinstance(method, str) or method not in allowed:
-        raise ValueError(f"unknown method {method!r}; allowed: {', '.join(map(repr, allowed))}.")
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
 
 
 def _target_indices(target, classes, n, *, labels_only=False, name="target"):
@@ -525,7 +551,8 @@ def _resolve_layer(module, layer):
         if layer in named and layer:
             return layer, named[layer]
         raise ValueError(f"unknown layer {layer!r}; allowed: {[n for n in named if n]}.")
-    if isinstance(layer, bool) or not isinstance(layer, Integral):
+    # validate_params takes a bool for an int; as an index it would pick a convolution silently.
+    if isinstance(layer, bool):
         raise TypeError(f"layer must be an int, a str or a torch.nn.Module, got {layer!r}.")
     convolutions = [name for name, m in named.items() if isinstance(m, nn.Conv2d)]
     if not -len(convolutions) <= layer < len(convolutions):

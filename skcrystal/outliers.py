@@ -67,6 +67,16 @@ def prototype_family_split(space_group):
     The split is a hash of the space-group number (CRC-32, even: test), so it does not depend
     on the library's order or size.
 
+    Parameters
+    ----------
+    space_group : int
+        Space-group number, 1 to 230.
+
+    Returns
+    -------
+    {"validation", "test"}
+        The half of the families the space group's prototypes are in.
+
     Examples
     --------
     >>> prototype_family_split(223), prototype_family_split(225)
@@ -113,6 +123,7 @@ def class_group_prototypes():
     Returns
     -------
     structures : list of pymatgen.core.Structure
+        The library's cells, with the prototype's own species.
     names : list of str
         AFLOW labels (with the mineral or common name where the library has one).
     classes : list of str
@@ -142,7 +153,8 @@ def class_group_prototypes():
         "n_atoms": [Interval(Integral, 1, None, closed="left")],
         "packing_fraction": [Interval(Real, 0, 0.64, closed="right")],
         "element": [str],
-        "random_state": ["random_state"],
+        # numpy's Generator too, as documented: np.random.default_rng takes it as it is.
+        "random_state": ["random_state", np.random.Generator],
     },
     prefer_skip_nested_validation=True,
 )
@@ -159,14 +171,18 @@ def random_packing(n_atoms=256, packing_fraction=0.6, *, element="Cu", random_st
     Parameters
     ----------
     n_atoms : int, default=256
+        Spheres (atoms) in the box.
     packing_fraction : float, default=0.6
         Volume of the spheres over the volume of the box, in (0, 0.64].
     element : str, default="Cu"
-    random_state : int, numpy.random.Generator or None, default=None
+        Chemical symbol of every atom; its atomic radius sets the sphere diameter.
+    random_state : int, numpy.random.RandomState, numpy.random.Generator or None, default=None
+        Seed or generator of the random starting points.
 
     Returns
     -------
     pymatgen.core.Structure
+        ``n_atoms`` atoms of ``element`` in a cubic periodic cell.
 
     Examples
     --------
@@ -196,7 +212,8 @@ def random_packing(n_atoms=256, packing_fraction=0.6, *, element="Cu", random_st
     {
         "n_atoms": [Interval(Integral, 5, None, closed="left")],
         "species": [list, tuple],
-        "random_state": ["random_state"],
+        # numpy's Generator too, as documented: np.random.default_rng takes it as it is.
+        "random_state": ["random_state", np.random.Generator],
     },
     prefer_skip_nested_validation=True,
 )
@@ -212,13 +229,16 @@ def quenched_glass(n_atoms=256, *, species=("Ni", "P"), random_state=None):
     Parameters
     ----------
     n_atoms : int, default=256
+        Atoms in the box, at least 5; a fifth of them (rounded) are B atoms.
     species : (str, str), default=("Ni", "P")
         Species of the A and B atoms.
-    random_state : int, numpy.random.Generator or None, default=None
+    random_state : int, numpy.random.RandomState, numpy.random.Generator or None, default=None
+        Seed or generator of the random starting points.
 
     Returns
     -------
     pymatgen.core.Structure
+        The glass in a cubic periodic cell.
 
     Examples
     --------

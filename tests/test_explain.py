@@ -5,9 +5,16 @@ import pytest
 import torch
 from conftest import CRYSTALS
 from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import InvalidParameterError
 
 from skcrystal import CrystalClassifier, load_pretrained
-from skcrystal.explain import METHODS, attribution_maps, class_templates, filter_maps
+from skcrystal.explain import (
+    FILTER_METHODS,
+    METHODS,
+    attribution_maps,
+    class_templates,
+    filter_maps,
+)
 
 TINY = {
     "max_epochs": 1,
@@ -137,10 +144,34 @@ def test_integer_labels_are_labels_before_indices():
 
 def test_unknown_method_names_it_and_the_allowed_ones(tiny):
     net, images, _ = tiny
-    with pytest.raises(ValueError, match=r"'deconv'.*'deconvolution'.*'gradcam'"):
+    # sklearn lists the allowed methods as a set: in no fixed order.
+    with pytest.raises(ValueError, match="'method' parameter of attribution_maps") as error:
         attribution_maps(net, images[:1], method="deconv")
-    with pytest.raises(ValueError, match=r"'saliency'.*'deconvolution', 'guided_backprop'"):
+    assert "Got 'deconv'" in str(error.value)
+    assert all(repr(name) in str(error.value) for name in METHODS)
+    with pytest.raises(ValueError, match="'method' parameter of filter_maps") as error:
         filter_maps(net, images[:1], method="saliency")
+    assert "Got 'saliency'" in str(error.value)
+    assert all(repr(name) in str(error.value) for name in FILTER_METHODS)
+
+
+@pytest.mark.parametrize(
+    "function, name, value",
+    [
+        (attribution_maps, "n_steps", 0),
+        (attribution_maps, "batch_size", 2.0),
+        (attribution_maps, "layer", 1.5),
+        (filter_maps, "n_filters", 0),
+        (filter_maps, "layer", None),
+        (class_templates, "method", "deconv"),
+        (class_templates, "y", "fcc"),
+    ],
+)
+def test_a_bad_parameter_is_named_in_the_error(tiny, function, name, value):
+    net, images, _ = tiny
+    expected = f"The '{name}' parameter of {function.__name__} must be"
+    with pytest.raises(InvalidParameterError, match=expected):
+        function(net, images[:1], **{name: value})
 
 
 @pytest.mark.parametrize("target", ["hcp", 3, -1, ["fcc", "nope"]])
@@ -162,7 +193,7 @@ def test_other_bad_arguments_are_clear(tiny):
     with pytest.raises(ValueError, match="unknown layer 'features.99'"):
         filter_maps(net, images[:1], layer="features.99")
     with pytest.raises(TypeError, match="layer must be an int, a str or a torch.nn.Module"):
-        filter_maps(net, images[:1], layer=1.5)
+        filter_maps(net, images[:1], layer=True)
     with pytest.raises(ValueError, match="batch_size"):
         attribution_maps(net, images[:1], batch_size=0)
     with pytest.raises(ValueError, match="n_steps"):

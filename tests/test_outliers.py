@@ -90,3 +90,10 @@ def test_quenched_glass_is_an_amorphous_energy_minimum():
     np.testing.assert_array_equal(
         glass.cart_coords, quenched_glass(100, random_state=0).cart_coords
     )
+
+
+def test_a_numpy_generator_seeds_packings_and_glasses():
+    packings = [random_packing(16, 0.3, random_state=np.random.default_rng(3)) for _ in range(2)]
+    np.testing.assert_array_equal(packings[0].cart_coords, packings[1].cart_coords)
+    glasses = [quenched_glass(10, random_state=np.random.default_rng(3)) for _ in range(2)]
+    np.testing.assert_array_equal(glasses[0].cart_coords, glasses[1].cart_coords)

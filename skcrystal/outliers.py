@@ -29,7 +29,7 @@ from functools import lru_cache
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from .datasets import PROTOTYPES, SPACE_GROUP_CLASSES
 
@@ -85,6 +85,7 @@ def prototype_family_split(space_group):
     return "test" if zlib.crc32(str(int(space_group)).encode()) % 2 == 0 else "validation"
 
 
+@validate_params({"split": [StrOptions(set(SPLITS))]}, prefer_skip_nested_validation=True)
 def other_prototypes(split="all"):
     """Crystals of the AFLOW prototypes whose space group is none of the classes'.
 
@@ -107,8 +108,6 @@ def other_prototypes(split="all"):
     >>> len(structures) == len(names) > 50
     True
     """
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}.")
     chosen = [
         (label, structure.copy())
         for label, group, structure in _library()

@@ -58,7 +58,7 @@ def test_class_group_prototypes_are_superstructures_and_large_bases():
     for name, label in zip(names, classes):
         assert SPACE_GROUP_CLASSES[_group(name)] == label
     assert classes[names.index("AB_cF8_225_a_b")] == "fcc"
-    with pytest.raises(ValueError, match="split must be one of"):
+    with pytest.raises(ValueError, match="'split' parameter of other_prototypes"):
         other_prototypes("train")
 
 

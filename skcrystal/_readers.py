@@ -9,9 +9,11 @@ import warnings
 from collections.abc import Mapping
 from io import StringIO
 from itertools import islice
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
+from sklearn.utils._param_validation import validate_params
 
 from ._errors import StructureError, _first_line, describe
 from ._structures import MAX_ATOMIC_NUMBER, _check_ase, _is_atoms, _to_crystal, _Unchecked
@@ -203,6 +205,15 @@ def _read_with_ase(path, scanned):
     return first
 
 
+@validate_params(
+    {
+        # Checked by hand below: the message names the type that was given.
+        "path": "no_validation",
+        "index": [str, Integral, slice],
+        "species": [None, Mapping],
+    },
+    prefer_skip_nested_validation=True,
+)
 def read_frames(path, index=":", *, species=None):
     r"""Yield the frames of a structure file (a trajectory, or a file of one structure).
 
@@ -253,7 +264,8 @@ def read_frames(path, index=":", *, species=None):
     IndexError
         An integer ``index`` past the end of the file.
     TypeError, ValueError
-        An ``index`` or ``species`` that is not one (raised at the call).
+        An ``index`` or ``species`` that is not one (raised at the call; a wrong type is
+        scikit-learn's ``InvalidParameterError``, which is both).
 
     See Also
     --------
@@ -335,7 +347,7 @@ def _selection(index):
 
 
 def _is_integer(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    return isinstance(value, Integral) and not isinstance(value, bool)
 
 
 def _species_numbers(species):
@@ -348,7 +360,7 @@ def _species_numbers(species):
     """
     if species is None:
         return None
-    if not isinstance(species, Mapping) or not species:
+    if not species:
         raise TypeError(
             f"species must be a non-empty mapping of LAMMPS atom types to elements, got {species!r}"
         )

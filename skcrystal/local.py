@@ -145,6 +145,12 @@ class LocalLabels:
             classified region; the estimate of a polycrystal's phase fractions (boundaries
             are not spread alike over the phases: small grains have more of them).
 
+        Returns
+        -------
+        fractions : dict of str to float
+            Share of the atoms of each label, in the order of the sorted labels; empty if no
+            atom is counted.
+
         Examples
         --------
         >>> from ase.build import bulk
@@ -179,10 +185,24 @@ class LocalLabels:
         Parameters
         ----------
         path : str or path-like
+            The file to write (extended xyz, whatever its name).
         structure : pymatgen Structure or Molecule, or ase.Atoms
             The sample that was classified (same atom order).
         append : bool, default=False
             Add a frame to the file (trajectories).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import ase.io
+        >>> from ase.build import bulk
+        >>> copper = bulk("Cu", cubic=True) * 3
+        >>> result = LocalClassifier(stride=20.0).classify(copper)
+        >>> path = os.path.join(tempfile.mkdtemp(), "labels.extxyz")
+        >>> result.write_extxyz(path, copper)
+        >>> atoms = ase.io.read(path)
+        >>> len(atoms), sorted(set(atoms.arrays["skcrystal_label"]))
+        (108, ['fcc'])
         """
         import ase.io
 
@@ -207,7 +227,25 @@ class LocalLabels:
         ase.io.write(path, atoms, format="extxyz", append=append)
 
     def save_grid(self, path):
-        """Write the regions: ``.npz`` (arrays) or ``.csv`` (one row per region)."""
+        """Write the regions: ``.npz`` (arrays) or ``.csv`` (one row per region).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write; its suffix, ``.npz`` or ``.csv``, sets the format.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from ase.build import bulk
+        >>> result = LocalClassifier(stride=20.0).classify(bulk("Cu", cubic=True) * 3)
+        >>> path = os.path.join(tempfile.mkdtemp(), "regions.npz")
+        >>> result.save_grid(path)
+        >>> with np.load(path) as regions:
+        ...     regions["centres"].shape, regions["labels"].tolist()
+        ((1, 3), ['fcc'])
+        """
         path = Path(path)
         columns = {
             "centres": self.centres,
@@ -310,7 +348,25 @@ class LocalClassifier(BaseEstimator):
         self.verbose = verbose
 
     def fit(self, X=None, y=None):
-        """Check the parameters; the model is already trained."""
+        """Check the parameters; the model is already trained.
+
+        Parameters
+        ----------
+        X : object, default=None
+            Ignored.
+        y : object, default=None
+            Ignored.
+
+        Returns
+        -------
+        self : LocalClassifier
+            This estimator.
+
+        Examples
+        --------
+        >>> LocalClassifier(stride=8.0).fit()
+        LocalClassifier(stride=8.0)
+        """
         self._validate_params()
         return self
 
@@ -320,6 +376,24 @@ class LocalClassifier(BaseEstimator):
         In a list, a sample that cannot be classified (wrong type, no atoms, positions that
         are not finite, partial periodicity) gets ``None`` and a warning naming it; the other
         samples are still classified.
+
+        Parameters
+        ----------
+        X : sample or list of samples
+            A sample (pymatgen Structure or Molecule, or ase.Atoms), or a list of them.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_atoms,), or list of such arrays
+            ``LocalLabels.atom_labels`` of the sample, or of each sample of the list (``None``
+            for one that could not be classified).
+
+        Examples
+        --------
+        >>> from ase.build import bulk
+        >>> labels = LocalClassifier(stride=20.0).predict(bulk("Cu", cubic=True) * 3)
+        >>> labels.shape, set(labels.tolist())
+        ((108,), {'fcc'})
         """
         if _is_sample(X):
             return self.classify(X).atom_labels
@@ -346,7 +420,16 @@ class LocalClassifier(BaseEstimator):
 
         Returns
         -------
-        LocalLabels
+        result : LocalLabels
+            The labels, probabilities and novelty scores of the regions, and the labels of
+            the atoms.
+
+        Examples
+        --------
+        >>> from ase.build import bulk
+        >>> result = LocalClassifier(stride=20.0).classify(bulk("Cu", cubic=True) * 3)
+        >>> result.labels.tolist(), result.atom_labels.shape, set(result.atom_labels.tolist())
+        (['fcc'], (108,), {'fcc'})
         """
         import torch
         from joblib import Parallel, delayed, effective_n_jobs
@@ -380,7 +463,7 @@ class LocalClassifier(BaseEstimator):
         unknown_label = classifier.unknown_label
         bar = tqdm(total=len(centres), unit="region", disable=not self.verbose)
 
-        def regions():
+        def _regions():
             for start in range(0, len(centres), CHUNK_REGIONS):
                 yield from neighbourhoods.around(centres[start : start + CHUNK_REGIONS], radius)
 
@@ -395,7 +478,7 @@ class LocalClassifier(BaseEstimator):
                 delayed(_region_task)(
                     relative, members, numbers[members], fingerprint.target_n_atoms
                 )
-                for relative, members in regions()
+                for relative, members in _regions()
             )
             for start in range(0, len(centres), CHUNK_REGIONS):
                 chunk = list(itertools.islice(results, CHUNK_REGIONS))

@@ -1,14 +1,17 @@
 """Figures with matplotlib: fingerprints, attributions, probability curves, confusion, slice maps.
 
 matplotlib is imported by each function when it is called (it is the ``plots`` extra:
-``pip install skcrystal[plots]``), so importing this module costs nothing. Every function
+``pip install skcrystal[plots]``), so importing this module does not need it. Every function
 takes an optional ``ax`` (or ``axes``) to draw into and returns what it drew on, in the manner
 of scikit-learn's ``*Display`` helpers.
 """
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 #: Titles of the three channels of a fingerprint: the rotation axis of each.
 CHANNELS = ("x", "y", "z")
@@ -33,6 +36,15 @@ def _image(image):
     return image
 
 
+@validate_params(
+    {
+        "image": ["array-like"],
+        "axes": "no_validation",
+        "channels": ["boolean"],
+        "title": [None, str],
+    },
+    prefer_skip_nested_validation=True,
+)
 def plot_fingerprint(image, *, axes=None, channels=True, title=None):
     """A fingerprint as an RGB image, and optionally each channel on its own.
 
@@ -50,6 +62,7 @@ def plot_fingerprint(image, *, axes=None, channels=True, title=None):
     Returns
     -------
     axes : ndarray of matplotlib Axes
+        The axes drawn on: the RGB view first, then the x, y and z channels if drawn.
 
     Examples
     --------
@@ -78,6 +91,17 @@ def plot_fingerprint(image, *, axes=None, channels=True, title=None):
     return axes
 
 
+@validate_params(
+    {
+        "image": ["array-like"],
+        "attribution": ["array-like"],
+        "ax": "no_validation",
+        "cmap": [str, callable],
+        "alpha": [Interval(Real, 0, 1, closed="both")],
+        "title": [None, str],
+    },
+    prefer_skip_nested_validation=True,
+)
 def plot_attribution(image, attribution, *, ax=None, cmap="inferno", alpha=0.7, title=None):
     """An attribution map over its fingerprint.
 
@@ -88,17 +112,22 @@ def plot_attribution(image, attribution, *, ax=None, cmap="inferno", alpha=0.7, 
     Parameters
     ----------
     image : array-like of shape (3, n_pixels, n_pixels)
+        One image of :class:`~skcrystal.DiffractionFingerprint`.
     attribution : array-like of shape (3, n_pixels, n_pixels)
         E.g. one map of :func:`skcrystal.explain.attribution_maps`.
     ax : matplotlib Axes, default=None
-    cmap : str, default="inferno"
-    alpha : float, default=0.7
+        Axes to draw into; default: a new figure.
+    cmap : str or matplotlib Colormap, default="inferno"
+        Colour map of the attribution's magnitude.
+    alpha : float in [0, 1], default=0.7
         Opacity of the strongest attribution.
     title : str, default=None
+        Title of the axes; default: none.
 
     Returns
     -------
     ax : matplotlib Axes
+        The axes drawn on.
 
     Examples
     --------
@@ -124,6 +153,18 @@ def plot_attribution(image, attribution, *, ax=None, cmap="inferno", alpha=0.7, 
     return ax
 
 
+@validate_params(
+    {
+        "x": ["array-like"],
+        "proba": ["array-like"],
+        "classes": ["array-like"],
+        "std": [None, "array-like"],
+        "ax": "no_validation",
+        "xlabel": [None, str],
+        "min_probability": [Interval(Real, 0, 1, closed="both")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def plot_probabilities(x, proba, classes, *, std=None, ax=None, xlabel=None, min_probability=0.05):
     """Class probabilities along a parameter, with one-standard-deviation bands.
 
@@ -139,13 +180,16 @@ def plot_probabilities(x, proba, classes, *, std=None, ax=None, xlabel=None, min
     std : array-like of shape (n_points, n_classes), default=None
         Standard deviations, drawn as bands of +- one standard deviation.
     ax : matplotlib Axes, default=None
+        Axes to draw into; default: a new figure.
     xlabel : str, default=None
-    min_probability : float, default=0.05
+        Label of the x axis; default: none.
+    min_probability : float in [0, 1], default=0.05
         Classes whose probability stays below this everywhere are left out.
 
     Returns
     -------
     ax : matplotlib Axes
+        The axes drawn on, with one line (and band) per class shown and a legend.
 
     Examples
     --------
@@ -188,6 +232,16 @@ def plot_probabilities(x, proba, classes, *, std=None, ax=None, xlabel=None, min
     return ax
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_pred": ["array-like"],
+        "labels": [None, "array-like"],
+        "normalize": [StrOptions({"true", "pred", "all"}), None],
+        "ax": "no_validation",
+    },
+    prefer_skip_nested_validation=True,
+)
 def plot_confusion_matrix(y_true, y_pred, *, labels=None, normalize="true", ax=None, **kwargs):
     """Confusion matrix of true against predicted classes.
 
@@ -196,17 +250,24 @@ def plot_confusion_matrix(y_true, y_pred, *, labels=None, normalize="true", ax=N
 
     Parameters
     ----------
-    y_true, y_pred : array-like of shape (n_samples,)
-    labels : sequence, default=None
+    y_true : array-like of shape (n_samples,)
+        True classes.
+    y_pred : array-like of shape (n_samples,)
+        Predicted classes.
+    labels : array-like, default=None
         Order of the classes (default: sorted union of both).
     normalize : {"true", "pred", "all"} or None, default="true"
+        Normalise over the true classes (rows), the predicted classes (columns) or all
+        samples; ``None``: counts.
     ax : matplotlib Axes, default=None
+        Axes to draw into; default: a new figure.
     **kwargs
         Passed to ``ConfusionMatrixDisplay.from_predictions`` (``cmap``, ``values_format``...).
 
     Returns
     -------
-    sklearn.metrics.ConfusionMatrixDisplay
+    display : sklearn.metrics.ConfusionMatrixDisplay
+        The display; ``display.ax_`` holds the axes drawn on.
 
     Examples
     --------
@@ -238,6 +299,19 @@ LABEL_COLOURS = {
 }
 
 
+@validate_params(
+    {
+        "positions": ["array-like"],
+        "labels": ["array-like"],
+        "axis": [Interval(Integral, 0, 2, closed="both")],
+        "position": [None, Real],
+        "thickness": [Interval(Real, 0, None, closed="neither")],
+        "ax": "no_validation",
+        "title": [None, str],
+        "size": [Interval(Real, 0, None, closed="neither")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def plot_slice_map(
     positions, labels, *, axis=2, position=None, thickness=3.0, ax=None, title=None, size=6.0
 ):
@@ -256,13 +330,16 @@ def plot_slice_map(
     thickness : float, default=3.0
         Slab thickness, Angstrom.
     ax : matplotlib Axes, default=None
+        Axes to draw into; default: a new figure.
     title : str, default=None
+        Title of the axes; default: none.
     size : float, default=6.0
         Marker size (points squared).
 
     Returns
     -------
     ax : matplotlib Axes
+        The axes drawn on, with one scatter and legend entry per label in the slab.
 
     Examples
     --------
@@ -280,8 +357,6 @@ def plot_slice_map(
         raise ValueError(
             f"positions must be (n, 3) and labels (n,); got {positions.shape} and {labels.shape}."
         )
-    if axis not in (0, 1, 2):
-        raise ValueError(f"axis must be 0, 1 or 2, got {axis!r}.")
     depth = positions[:, axis]
     if position is None:
         position = (depth.min() + depth.max()) / 2

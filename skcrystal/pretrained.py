@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 import time
 from importlib import resources
+from numbers import Integral
 from pathlib import Path
+
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 #: Folder of the shipped model inside the package.
 SHIPPED = "data/pretrained"
@@ -44,6 +47,14 @@ NOVELTY_ACCEPTANCE = 0.995
 NOVELTY_FOLDS = 10
 
 
+@validate_params(
+    {
+        "n_per_class": [Interval(Integral, 1, None, closed="left")],
+        "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both")],
+        "n_jobs": [None, Integral],
+    },
+    prefer_skip_nested_validation=True,
+)
 def novelty_sample(n_per_class, random_state=0, n_jobs=None):
     """Crystals of the seven classes that the novelty threshold of the recipe is fitted on.
 
@@ -54,14 +65,19 @@ def novelty_sample(n_per_class, random_state=0, n_jobs=None):
     Parameters
     ----------
     n_per_class : int
+        Pristine crystals per class drawn by ``make_prototype_dataset``; the sample holds
+        twice as many per class.
     random_state : int, default=0
+        Seeds the crystals, the defects and the phonons.
     n_jobs : int, default=None
+        Processes for the crystals (joblib semantics).
 
     Returns
     -------
     structures : list of pymatgen.core.Structure
         ``14 * n_per_class`` crystals.
     labels : ndarray of str
+        The class of each crystal.
 
     Examples
     --------
@@ -88,6 +104,19 @@ def novelty_sample(n_per_class, random_state=0, n_jobs=None):
     return _augment(structures, random_state) + hot, np.concatenate([labels, hot_labels])
 
 
+@validate_params(
+    {
+        "n_per_class": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "augment": ["boolean"],
+        "precision": [StrOptions({"float32", "bfloat16"})],
+        # The novelty sample is seeded with random_state + 1.
+        "random_state": [Interval(Integral, 0, 2**32 - 2, closed="both")],
+        "n_jobs": [None, Integral],
+        "verbose": ["verbose"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def train_pretrained(
     n_per_class=1500,
     *,
@@ -105,6 +134,7 @@ def train_pretrained(
     n_per_class : int, default=1500
         Training crystals per class (the paper had about 10,500 in all).
     max_epochs : int, default=5
+        Training epochs.
     augment : bool, default=False
         ``False`` trains on pristine crystals only, as the paper did. ``True`` makes half of
         them defective, an equal share for each entry of :data:`AUGMENTATION` (vacancy
@@ -118,6 +148,7 @@ def train_pretrained(
     n_jobs : int, default=None
         Processes for the data and the fingerprints (joblib semantics).
     verbose : int, default=1
+        Verbosity of the training (skorch's: 1 prints a line per epoch, 0 nothing).
 
     Returns
     -------
@@ -131,6 +162,22 @@ def train_pretrained(
         degrees: two of the 140 test crystals of ``benchmarks/unknown.py`` were rejected.
     info : dict
         What was done, with timings in seconds.
+
+    Examples
+    --------
+    Training takes minutes even at its smallest (the test suite trains with
+    ``n_per_class=10`` and ``max_epochs=1``):
+
+    >>> pipeline, info = train_pretrained(10, max_epochs=1, verbose=0)  # doctest: +SKIP
+
+    The shipped model's ``info``, stored with it by :func:`save_pretrained`:
+
+    >>> import json
+    >>> from importlib import resources
+    >>> metadata = resources.files("skcrystal") / SHIPPED / METADATA
+    >>> info = json.loads(metadata.read_text())["info"]
+    >>> info["n_per_class"], info["max_epochs"], info["novelty"]["n_per_class"]
+    (1500, 5, 600)
     """
     from .classifier import CrystalClassifier
     from .datasets import make_prototype_dataset
@@ -183,6 +230,40 @@ def fit_recipe_novelty(classifier, fingerprint, n_per_class, random_state, n_job
 
     The network has not seen these crystals: the threshold is cross-fitted over all of them
     (``fit_novelty(..., cv=NOVELTY_FOLDS)``).
+
+    Parameters
+    ----------
+    classifier : CrystalClassifier
+        Fitted; its ``acceptance`` is set to :data:`NOVELTY_ACCEPTANCE`, and its novelty
+        score and threshold are fitted in place.
+    fingerprint : DiffractionFingerprint
+        Makes the images of the novelty sample (the one the classifier was trained with).
+    n_per_class : int
+        Passed to :func:`novelty_sample`; at least 5, so that each class has a member in each
+        of the :data:`NOVELTY_FOLDS` folds.
+    random_state : int
+        Seeds :func:`novelty_sample`.
+    n_jobs : int, default=None
+        Processes for the crystals (joblib semantics).
+
+    Returns
+    -------
+    classifier : CrystalClassifier
+        The classifier, as ``fit_novelty`` returns it.
+
+    Examples
+    --------
+    The shipped model's threshold was fitted this way:
+
+    >>> model = load_pretrained()
+    >>> model.named_steps["classifier"].acceptance == NOVELTY_ACCEPTANCE
+    True
+
+    Fitting it again fingerprints ``14 * n_per_class`` crystals, which takes a while:
+
+    >>> classifier = fit_recipe_novelty(  # doctest: +SKIP
+    ...     model.named_steps["classifier"], model.named_steps["fingerprint"], 5, random_state=1
+    ... )
     """
     structures, labels = novelty_sample(n_per_class, random_state, n_jobs)
     classifier.set_params(acceptance=NOVELTY_ACCEPTANCE)
@@ -239,6 +320,16 @@ def save_pretrained(pipeline, directory, info=None):
         JSON and come back with their type).
     info : dict, default=None
         Recorded in the metadata (e.g. how the model was trained).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> save_pretrained(load_pretrained(), folder, {"note": "a copy of the shipped model"})
+    >>> sorted(os.listdir(folder))
+    ['model.json', 'novelty.npz', 'weights.pt']
+    >>> load_pretrained(folder).named_steps["classifier"].classes_.tolist()
+    ['bcc', 'bct139', 'bct141', 'diam', 'fcc', 'hex/rh', 'sc']
     """
     import numpy as np
     import torch
@@ -297,10 +388,23 @@ def load_pretrained(directory=None, *, device="cpu"):
     directory : str or path-like, default=None
         A folder written by :func:`save_pretrained`; default: the shipped model.
     device : str, default="cpu"
+        Torch device of the fingerprint and the network, e.g. ``"cuda"``.
 
     Returns
     -------
-    sklearn.pipeline.Pipeline
+    pipeline : sklearn.pipeline.Pipeline
+        Steps ``"fingerprint"`` (:class:`~skcrystal.DiffractionFingerprint`) and
+        ``"classifier"`` (:class:`~skcrystal.CrystalClassifier`), ready to predict.
+
+    Examples
+    --------
+    >>> from pymatgen.core import Lattice, Structure
+    >>> model = load_pretrained()
+    >>> model.named_steps["classifier"].classes_.tolist()
+    ['bcc', 'bct139', 'bct141', 'diam', 'fcc', 'hex/rh', 'sc']
+    >>> iron = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    >>> model.predict([iron]).tolist()
+    ['bcc']
     """
     import numpy as np
     import torch

@@ -89,14 +89,14 @@ def test_an_integer_past_the_end_is_an_index_error(trajectory):
         ("", None, ValueError, "neither a frame number nor a slice"),
         ("::-1", None, ValueError, "step must be positive"),
         (slice(None, None, 0), None, ValueError, "step must be positive"),
-        (1.5, None, TypeError, "index must be"),
+        (1.5, None, TypeError, "'index' parameter of read_frames"),
         (True, None, TypeError, "index must be"),
         (slice(0.5, 2), None, TypeError, "integers or None"),
         (":", {0: "Al"}, ValueError, "integer from 1"),
         (":", {1: "Xx"}, ValueError, "not an element"),
         (":", {1: 0}, ValueError, "not an element"),
         (":", {}, TypeError, "non-empty mapping"),
-        (":", ["Al"], TypeError, "non-empty mapping"),
+        (":", ["Al"], TypeError, "'species' parameter of read_frames"),
     ],
 )
 def test_bad_arguments_are_refused_at_the_call(tmp_path, index, species, error, words):

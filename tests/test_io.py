@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pymatgen.core import Lattice, Molecule, Structure
 from pymatgen.core.periodic_table import DummySpecies
+from sklearn.utils._param_validation import InvalidParameterError
 
-from skcrystal.io import StructureError, describe, to_structure, to_structures
+from skcrystal.io import StructureError, describe, read_frames, to_structure, to_structures
 
 FE = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
 
@@ -265,3 +266,33 @@ def test_a_crystal_carries_its_reduced_cell():
     assert (
         np.linalg.norm(crystal.reduced_cell, axis=1).max() <= 1.01 * np.linalg.norm(m, axis=1).max()
     )
+
+
+@pytest.mark.parametrize(
+    ("index", "species", "name"),
+    [
+        (1.5, None, "index"),
+        (None, None, "index"),
+        (":", ["Al"], "species"),
+        (":", "Al=1", "species"),
+    ],
+)
+def test_read_frames_names_an_argument_of_the_wrong_type(tmp_path, index, species, name):
+    # Checked at the call, before the (missing) file is looked at.
+    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of read_frames"):
+        read_frames(tmp_path / "missing.extxyz", index, species=species)
+
+
+@pytest.mark.parametrize(
+    ("path", "index", "species", "error", "words"),
+    [
+        (b"md.extxyz", ":", None, TypeError, "path must be a str or os.PathLike, got bytes"),
+        ("md.extxyz", True, None, TypeError, "index must be a str, an int or a slice, got bool"),
+        ("md.extxyz", ":", {}, TypeError, "non-empty mapping"),
+        ("md.extxyz", ":", {np.int64(1): np.int64(29)}, StructureError, "no such file"),
+    ],
+)
+def test_read_frames_keeps_its_own_checks(tmp_path, path, index, species, error, words):
+    path = tmp_path / path if isinstance(path, str) else path
+    with pytest.raises(error, match=words):
+        list(read_frames(path, index, species=species))

@@ -8,12 +8,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.collections import PolyCollection
+from sklearn.utils._param_validation import InvalidParameterError
 
 from skcrystal.plotting import (
     plot_attribution,
     plot_confusion_matrix,
     plot_fingerprint,
     plot_probabilities,
+    plot_slice_map,
 )
 
 
@@ -78,3 +80,33 @@ def test_confusion_matrix_rows_are_normalised():
         ["fcc", "fcc", "bcc", "bcc"], ["fcc", "bcc", "bcc", "bcc"], labels=["bcc", "fcc"]
     )
     np.testing.assert_allclose(display.confusion_matrix, [[1.0, 0.0], [0.5, 0.5]])
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: plot_fingerprint(np.zeros((3, 4, 4)), channels="no"), "channels"),
+        (lambda: plot_attribution(np.zeros((3, 4, 4)), np.ones((3, 4, 4)), alpha=1.5), "alpha"),
+        (
+            lambda: plot_probabilities([0, 1], np.zeros((2, 1)), ["a"], min_probability=-0.1),
+            "min_probability",
+        ),
+        (lambda: plot_confusion_matrix(["a"], ["a"], normalize="rows"), "normalize"),
+        (lambda: plot_slice_map(np.zeros((2, 3)), ["a", "b"], axis=3), "axis"),
+        (lambda: plot_slice_map(np.zeros((2, 3)), ["a", "b"], thickness=0.0), "thickness"),
+    ],
+)
+def test_bad_parameters_are_named(call, name):
+    # sklearn's InvalidParameterError is a ValueError and a TypeError.
+    figures = plt.get_fignums()
+    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter"):
+        call()
+    assert plt.get_fignums() == figures  # refused before a figure is made
+
+
+def test_slice_map_takes_numpy_integers_and_floats():
+    positions = np.random.default_rng(0).uniform(0, 10, (50, 3))
+    ax = plot_slice_map(
+        positions, ["fcc"] * 50, axis=np.int64(0), position=np.float64(5.0), size=np.float32(2)
+    )
+    assert ax.get_xlabel() == "y (A)"

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from sklearn.utils._param_validation import InvalidParameterError
 
 from skcrystal.datasets import make_prototype_dataset
 from skcrystal.pretrained import (
@@ -15,7 +16,9 @@ from skcrystal.pretrained import (
     WEIGHTS,
     _augment,
     load_pretrained,
+    novelty_sample,
     save_pretrained,
+    train_pretrained,
 )
 
 MD = Path(__file__).parent / "data" / "md"
@@ -240,3 +243,20 @@ def test_loading_to_predict_builds_no_optimizer_and_imports_no_compiler():
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
     ).stdout
     assert output.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda: novelty_sample(0), "n_per_class"),
+        (lambda: novelty_sample(2, random_state=-1), "random_state"),
+        (lambda: train_pretrained(10, precision="float16"), "precision"),
+        (lambda: train_pretrained(10, max_epochs=0), "max_epochs"),
+        (lambda: train_pretrained(10, augment="yes"), "augment"),
+        (lambda: train_pretrained(2.5), "n_per_class"),
+    ],
+)
+def test_recipe_parameters_are_checked_at_the_call(call, name):
+    # Before minutes of data and training; sklearn's error is a ValueError and a TypeError.
+    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter"):
+        call()

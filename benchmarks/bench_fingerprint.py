@@ -9,10 +9,15 @@ crystals. Also timed: the whole ``transform`` (reading, checking, canonical clus
 from pymatgen structures in memory. Medians of repeated runs, the steps timed in turns;
 ratios are of medians.
 
+A pristine fcc cluster is centrosymmetric: the kernel sums its inversion pairs as
+``2 cos(q . r)`` and skips their sines. A crystal under thermal motion (Lindemann ratio 0.05,
+correlated displacements) has no such pairs; it is timed too, as the "hot" rows and columns.
+
 Then, for batch sizes 1, 8, 64, 512 and 4096 (``--cold``), each in a fresh process with the
 default settings (``DiffractionFingerprint()``): the first ``transform`` of the process, on
-that many 256-atom supercells given as pymatgen structures, any compilation or warm-up
-included; the numpy reference of the same run beside it.
+that many 256-atom supercells given as pymatgen structures (the pristine one repeated, or as
+many distinct hot ones), any compilation or warm-up included; the numpy reference of the same
+run beside it.
 
     python benchmarks/bench_fingerprint.py [--repeats 7] [--batch 32] [--device cpu]
     python benchmarks/bench_fingerprint.py --cold 1,8,64,512,4096 [--skip-warm]
@@ -30,6 +35,7 @@ import torch
 from pymatgen.core import Lattice, Structure
 
 from skcrystal import DiffractionFingerprint, _diffraction
+from skcrystal.defects import ThermalDisplacements
 
 
 def numpy_reference(fp, cluster):
@@ -72,9 +78,19 @@ def copper_supercell():
     return copper * (4, 4, 4)
 
 
-def cold_child(n_crystals):
+def hot_copper(seed):
+    """256 atoms of fcc copper under correlated thermal displacements (Lindemann ratio 0.05)."""
+    copper = Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.615), ["Cu"], [[0, 0, 0]])
+    [hot] = ThermalDisplacements(lindemann=0.05, random_state=seed).transform([copper])
+    return hot
+
+
+def cold_child(n_crystals, kind):
     """In a fresh process: the first ``transform`` of ``n_crystals`` supercells, in seconds."""
-    structures = [copper_supercell()] * n_crystals
+    if kind == "hot":
+        structures = [hot_copper(seed) for seed in range(n_crystals)]
+    else:
+        structures = [copper_supercell()] * n_crystals
     start = time.perf_counter()
     images = DiffractionFingerprint().transform(structures)
     seconds = time.perf_counter() - start
@@ -88,24 +104,34 @@ def cold_table(batches, repeats):
     reference = []
     rows = []
     for n in batches:
-        reference.append(interleaved_medians({"numpy": lambda: numpy_reference(fp, cluster)}, 1))
-        output = subprocess.run(
-            [sys.executable, __file__, "--child", str(n)],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        rows.append((n, json.loads(output.splitlines()[-1])["seconds"] / n))
+        row = [n]
+        for kind in ("pristine", "hot"):
+            reference.append(
+                interleaved_medians({"numpy": lambda: numpy_reference(fp, cluster)}, 1)
+            )
+            output = subprocess.run(
+                [sys.executable, __file__, "--child", str(n), "--kind", kind],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            row.append(json.loads(output.splitlines()[-1])["seconds"] / n)
+        rows.append(row)
     t_numpy = float(np.median([r["numpy"] for r in reference]))
     print(
         f"# Fresh process per batch, DiffractionFingerprint() defaults, first transform of the "
         f"process (compilation or warm-up included); numpy reference {t_numpy * 1e3:.1f} ms "
         f"(median of {len(reference)} runs between them)"
     )
-    print("| crystals | ms per crystal | numpy reference / this |")
-    print("|---:|---:|---:|")
-    for n, t in rows:
-        print(f"| {n} | {t * 1e3:.2f} | {t_numpy / t:.1f}x |")
+    print(
+        "| crystals | pristine: ms per crystal | numpy / this | hot: ms per crystal | numpy / this |"
+    )
+    print("|---:|---:|---:|---:|---:|")
+    for n, pristine, hot in rows:
+        print(
+            f"| {n} | {pristine * 1e3:.2f} | {t_numpy / pristine:.1f}x "
+            f"| {hot * 1e3:.2f} | {t_numpy / hot:.1f}x |"
+        )
 
 
 def main():
@@ -116,9 +142,10 @@ def main():
     parser.add_argument("--cold", help="comma-separated batch sizes, each in a fresh process")
     parser.add_argument("--skip-warm", action="store_true", help="only the --cold table")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--kind", default="pristine", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return cold_child(args.child)
+        return cold_child(args.child, args.kind)
     if not args.skip_warm:
         warm_table(args)
     if args.cold:
@@ -137,6 +164,7 @@ def warm_table(args):
     }
     [cluster] = eager.clusters([supercell])
     clusters = [cluster] * args.batch
+    hot_clusters = eager.clusters([hot_copper(seed) for seed in range(args.batch)])
     structures = [supercell] * args.batch
 
     # Same sum, same numbers: check before timing.
@@ -161,6 +189,7 @@ def warm_table(args):
     steps = {
         "numpy reference, complex128": lambda: numpy_reference(eager, cluster),
         "skcrystal kernel, eager float32": lambda: eager.render(clusters),
+        "skcrystal kernel, eager float32, hot clusters": lambda: eager.render(hot_clusters),
     }
     if args.device == "cpu":
         steps["skcrystal kernel, compiled float32"] = lambda: fastest[1].render(clusters)

@@ -11,7 +11,20 @@ from pathlib import Path
 
 
 def build_parser():
-    """The argument parser of the ``skcrystal`` command."""
+    """The argument parser of the ``skcrystal`` command.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser, with a subcommand each for ``classify``, ``local``, ``fingerprint`` and
+        ``train``.
+
+    Examples
+    --------
+    >>> args = build_parser().parse_args(["classify", "a.cif", "b.cif", "--format", "csv"])
+    >>> args.command, args.paths, args.format, args.frames
+    ('classify', ['a.cif', 'b.cif'], 'csv', ':')
+    """
     from . import __version__
 
     parser = argparse.ArgumentParser(
@@ -271,7 +284,33 @@ def _species_argument(text):
 
 
 def main(argv=None):
-    """Run the command line; return the exit status."""
+    """Run the command line; return the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The arguments after the program name; ``None``: those of ``sys.argv``.
+
+    Returns
+    -------
+    int
+        The exit status: 0, or 1 if a file or frame could not be read or classified.
+
+    Raises
+    ------
+    SystemExit
+        From argparse: after ``--help`` or ``--version`` (status 0), or on bad arguments
+        (status 2).
+
+    Examples
+    --------
+    >>> try:
+    ...     main(["--version"])
+    ... except SystemExit as done:
+    ...     print("exit status", done.code)  # doctest: +ELLIPSIS
+    skcrystal ...
+    exit status 0
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     problem = _device_problem(getattr(args, "device", "cpu"))

@@ -10,8 +10,10 @@ elements and the free parameters sampled over physically sensible ranges.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, validate_params
 
 from ._spglib import quiet, symmetry_dataset
 
@@ -37,6 +39,16 @@ VERIFY_SYMPREC = (1e-3, 1e-6, 1e-9)
 def class_of_space_group(number):
     """Class of a space-group number, or ``"unknown"``.
 
+    Parameters
+    ----------
+    number : int
+        International space-group number.
+
+    Returns
+    -------
+    str
+        One of :data:`CLASSES`, or ``"unknown"`` for a space group of none of them.
+
     Examples
     --------
     >>> class_of_space_group(225), class_of_space_group(194), class_of_space_group(2)
@@ -50,6 +62,17 @@ def element_pool():
 
     Atomic numbers 3 to 96 (so that the fingerprint's form factor of Z + 2 is tabulated) with
     an empirical atomic radius in pymatgen, noble gases excluded: 86 elements.
+
+    Returns
+    -------
+    tuple of str
+        Chemical symbols, by atomic number.
+
+    Examples
+    --------
+    >>> pool = element_pool()
+    >>> len(pool), pool[:3], "Cu" in pool, "Ar" in pool
+    (86, ('Li', 'Be', 'B'), True, False)
     """
     from pymatgen.core import Element
 
@@ -77,6 +100,15 @@ class Prototype:
     cell : callable
         Free parameters -> ``(lattice, fractional coordinates)`` of the conventional cell, at
         an arbitrary scale.
+
+    Examples
+    --------
+    >>> hcp = next(p for p in PROTOTYPES if p.aflow == "A_hP2_194_c")
+    >>> hcp.label, hcp.space_group, hcp.ranges
+    ('hex/rh', 194, {'c/a': [(1.45, 1.95)]})
+    >>> lattice, coords = hcp.cell({"c/a": 1.633})
+    >>> round(lattice.c / lattice.a, 3), len(coords)
+    (1.633, 2)
     """
 
     aflow: str
@@ -222,6 +254,8 @@ def build(prototype, element, nn_distance, params):
     Returns
     -------
     pymatgen.core.Structure
+        The conventional cell, scaled so that the median nearest-neighbour distance is
+        ``nn_distance``.
 
     Examples
     --------
@@ -244,12 +278,46 @@ def build(prototype, element, nn_distance, params):
 
 
 def space_groups(structure, symprecs=VERIFY_SYMPREC, angle_tolerance=-1.0):
-    """Space-group number of a structure by spglib, at each tolerance (0 where spglib fails)."""
+    """Space-group number of a structure by spglib, at each tolerance (0 where spglib fails).
+
+    Parameters
+    ----------
+    structure : pymatgen.core.Structure
+        The crystal.
+    symprecs : sequence of float, default=VERIFY_SYMPREC
+        Distance tolerances of spglib, Angstrom.
+    angle_tolerance : float, default=-1.0
+        Angle tolerance of spglib, degrees; negative: spglib's own choice.
+
+    Returns
+    -------
+    list of int
+        The international space-group number at each tolerance, 0 where spglib finds none.
+
+    Examples
+    --------
+    >>> from pymatgen.core import Lattice, Structure
+    >>> fe = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    >>> space_groups(fe), space_groups(fe, (1e-3,))
+    ([229, 229, 229], [229])
+    """
     cell = (structure.lattice.matrix, structure.frac_coords, structure.atomic_numbers)
     datasets = (symmetry_dataset(cell, symprec, angle_tolerance) for symprec in symprecs)
     return [0 if dataset is None else int(dataset.number) for dataset in datasets]
 
 
+@validate_params(
+    {
+        "n_per_class": [Interval(Integral, 1, None, closed="left")],
+        "classes": ["array-like"],
+        "elements": ["array-like", None],
+        "vary_cell": ["boolean"],
+        "return_info": ["boolean"],
+        "n_jobs": [Integral, None],
+        "random_state": [Interval(Integral, 0, None, closed="left"), np.random.Generator, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_prototype_dataset(
     n_per_class=100,
     *,
@@ -289,12 +357,14 @@ def make_prototype_dataset(
     n_jobs : int, default=None
         Processes (joblib semantics: ``None`` is one, ``-1`` all cores).
     random_state : int, numpy.random.Generator or None, default=None
-        Seed; the result does not depend on ``n_jobs``.
+        Seed (a non-negative int); the result does not depend on ``n_jobs``.
 
     Returns
     -------
     structures : list of pymatgen.core.Structure
+        ``n_per_class`` crystals of each class, class by class in the order of ``classes``.
     labels : ndarray of str
+        The class of each crystal.
     info : list of dict
         Only with ``return_info=True``.
 
@@ -306,8 +376,6 @@ def make_prototype_dataset(
     """
     from joblib import Parallel, delayed
 
-    if not isinstance(n_per_class, (int, np.integer)) or n_per_class < 1:
-        raise ValueError(f"n_per_class must be a positive integer, got {n_per_class!r}.")
     unknown = sorted(set(classes) - set(CLASSES))
     if unknown:
         raise ValueError(f"unknown classes {unknown}; known: {list(CLASSES)}.")
@@ -408,6 +476,15 @@ def _recell(structure, rng):
     return turned, kind
 
 
+@validate_params(
+    {
+        "alpha": [Interval(Real, 0, 120, closed="neither")],
+        "element": [str],
+        "nn_distance": [Interval(Real, 0, None, closed="neither"), None],
+        "conventional": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def rhombohedral_path(alpha, *, element="Po", nn_distance=None, conventional=False):
     """The A_hR1 prototype at rhombohedral angle ``alpha`` (the paper's Fig. 4d).
 
@@ -419,6 +496,7 @@ def rhombohedral_path(alpha, *, element="Po", nn_distance=None, conventional=Fal
     alpha : float
         Rhombohedral angle, degrees, in (0, 120).
     element : str, default="Po"
+        Chemical symbol of the atom.
     nn_distance : float, default=None
         Edge of the rhombohedral cell, Angstrom; default: twice the element's atomic radius.
         The nearest-neighbour distance equals the edge for alpha >= 60 degrees up to
@@ -429,6 +507,8 @@ def rhombohedral_path(alpha, *, element="Po", nn_distance=None, conventional=Fal
     Returns
     -------
     pymatgen.core.Structure
+        The primitive rhombohedral cell (1 atom), or with ``conventional`` the conventional
+        cell of the crystal's space group.
 
     Examples
     --------
@@ -437,8 +517,6 @@ def rhombohedral_path(alpha, *, element="Po", nn_distance=None, conventional=Fal
     """
     from pymatgen.core import Element, Lattice, Structure
 
-    if not 0 < alpha < 120:
-        raise ValueError(f"alpha must be in (0, 120) degrees, got {alpha!r}.")
     edge = 2 * float(Element(element).atomic_radius) if nn_distance is None else float(nn_distance)
     primitive = Structure(
         Lattice.from_parameters(edge, edge, edge, alpha, alpha, alpha), [element], [[0, 0, 0]]

@@ -23,7 +23,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, validate_params
 
 from ._spglib import quiet
 from .io import check_sequence, to_structure
@@ -34,12 +34,33 @@ MIN_ATOMS = 256
 SUPERCELL_ASPECT = 1.25
 
 
+@validate_params(
+    {
+        # A pymatgen Structure, checked below: pymatgen is imported only when needed.
+        "structure": "no_validation",
+        "min_atoms": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def supercell(structure, min_atoms=MIN_ATOMS):
     """The smallest near-isotropic diagonal supercell with at least ``min_atoms`` atoms.
 
     Multiplies the vectors of the LLL-reduced cell by integers ``k_i`` so that the sides
     ``k_i |a_i|`` differ by at most a factor ``SUPERCELL_ASPECT``, with as few atoms as
     possible (ties: the shorter longest side).
+
+    Parameters
+    ----------
+    structure : pymatgen.core.Structure
+        The crystal to expand.
+    min_atoms : int, default=256
+        Least number of atoms of the supercell.
+
+    Returns
+    -------
+    pymatgen.core.Structure
+        The supercell (a multiple of the LLL-reduced cell), or a copy of ``structure`` if
+        it already has at least ``min_atoms`` atoms.
 
     Examples
     --------
@@ -48,8 +69,13 @@ def supercell(structure, min_atoms=MIN_ATOMS):
     >>> len(supercell(fe, 256)), supercell(fe, 256).lattice.abc  # doctest: +ELLIPSIS
     (300, (14.35..., 14.35..., 17.22...))
     """
-    from pymatgen.core import Lattice, Structure
+    from pymatgen.core import IStructure, Lattice, Structure
 
+    if not isinstance(structure, IStructure):
+        raise TypeError(
+            "The 'structure' parameter of supercell must be a pymatgen Structure, got "
+            f"{type(structure).__name__}."
+        )
     if len(structure) >= min_atoms:
         return structure.copy()
     reduced = structure.lattice.lll_matrix
@@ -123,6 +149,7 @@ class Vacancies(_DefectGenerator):
     min_atoms : int, default=256
         Structures are first expanded to a supercell of at least this many atoms.
     random_state : int, RandomState instance or None, default=None
+        Seeds the choice of the atoms removed.
 
     Examples
     --------
@@ -160,7 +187,9 @@ class Displacements(_DefectGenerator):
         Alternative to ``sigma`` for amorphisation studies: ``sigma`` as a fraction of the
         structure's nearest-neighbour distance. Give exactly one of the two.
     min_atoms : int, default=256
+        Structures are first expanded to a supercell of at least this many atoms.
     random_state : int, RandomState instance or None, default=None
+        Seeds the displacements.
 
     Examples
     --------
@@ -239,6 +268,7 @@ class ThermalDisplacements(_DefectGenerator):
         Structures are first expanded to a supercell of at least this many atoms; that
         supercell is the box whose waves are used.
     random_state : int, RandomState instance or None, default=None
+        Seeds the amplitudes of the waves.
 
     Examples
     --------
@@ -304,10 +334,22 @@ def debye_field(cell, positions, rng):
     positions : ndarray of shape (n, 3)
         Cartesian positions.
     rng : numpy.random.RandomState
+        Draws the amplitudes of the waves.
 
     Returns
     -------
     ndarray of shape (n, 3)
+        Displacement of each atom, on an arbitrary scale (:class:`ThermalDisplacements`
+        rescales it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cell = 6.0 * np.eye(3)  # 2 x 2 x 2 simple cubic cells of edge 3 Angstrom
+    >>> positions = 3.0 * np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)])
+    >>> field = debye_field(cell, positions, np.random.RandomState(0))
+    >>> field.shape, bool(np.allclose(field.sum(axis=0), 0))  # no net translation
+    ((8, 3), True)
     """
     cell = np.asarray(cell, dtype=float)
     positions = np.asarray(positions, dtype=float)
@@ -344,7 +386,9 @@ class Substitutions(_DefectGenerator):
         Replacing species, drawn with equal probability for each replaced atom: one species
         makes a binary alloy of an elemental crystal, two a ternary one.
     min_atoms : int, default=256
+        Structures are first expanded to a supercell of at least this many atoms.
     random_state : int, RandomState instance or None, default=None
+        Seeds the choice of the atoms replaced and of their species.
 
     Examples
     --------
@@ -405,6 +449,7 @@ class Augmenter(BaseEstimator):
     n_copies : int, default=1
         Defective copies per structure and generator.
     keep_original : bool, default=True
+        Return the original structures before the defective copies.
     random_state : int, RandomState instance or None, default=None
         Seeds the generators (their own ``random_state`` is overridden).
 
@@ -433,9 +478,22 @@ class Augmenter(BaseEstimator):
     def fit(self, X, y):
         """Check the parameters; nothing is learnt.
 
+        Parameters
+        ----------
+        X : sequence of Structure, Atoms or path
+            Not used, present for API consistency.
+        y : array-like of shape (n_samples,)
+            Not used, present for API consistency.
+
         Returns
         -------
-        self
+        self : Augmenter
+            This augmenter.
+
+        Examples
+        --------
+        >>> Augmenter([Vacancies()], n_copies=2).fit([], [])
+        Augmenter(generators=[Vacancies()], n_copies=2)
         """
         self._validate_params()
         return self
@@ -446,12 +504,26 @@ class Augmenter(BaseEstimator):
         Parameters
         ----------
         X : sequence of Structure, Atoms or path
+            The training structures.
         y : array-like of shape (n_samples,)
+            Their labels.
 
         Returns
         -------
         X_resampled : list
+            The items of ``X`` (with ``keep_original``), then for each generator and copy
+            the defective pymatgen Structures of all of them.
         y_resampled : ndarray
+            The label of each item of ``X_resampled``.
+
+        Examples
+        --------
+        >>> from pymatgen.core import Lattice, Structure
+        >>> fe = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+        >>> augmenter = Augmenter([Vacancies(fraction=0.5)], keep_original=False, random_state=0)
+        >>> X, y = augmenter.fit_resample([fe], ["bcc"])
+        >>> [len(s) for s in X], y.tolist()
+        ([150], ['bcc'])
         """
         self.fit(X, y)
         items = check_sequence(X)
@@ -474,6 +546,15 @@ class Augmenter(BaseEstimator):
         return tags
 
 
+@validate_params(
+    {
+        "structure": "no_validation",  # read and checked by to_structure
+        "fraction_removed": [Interval(Real, 0, 1, closed="both")],
+        "min_atoms": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def bcc_to_sc(structure, fraction_removed, *, min_atoms=MIN_ATOMS, random_state=None):
     """Remove a fraction of the body-centre atoms of a bcc crystal (the paper's Fig. 4b).
 
@@ -485,13 +566,17 @@ def bcc_to_sc(structure, fraction_removed, *, min_atoms=MIN_ATOMS, random_state=
     structure : Structure, Atoms or path
         A pristine bcc crystal in any cell.
     fraction_removed : float
-        In [0, 1].
+        Fraction of the body-centre atoms removed, in [0, 1].
     min_atoms : int, default=256
+        The conventional cube is repeated ``n`` times along each axis, ``n`` the least for
+        which the pristine supercell has at least this many atoms (``2 * n**3``).
     random_state : int, RandomState instance or None, default=None
+        Seeds the choice of the atoms removed.
 
     Returns
     -------
     pymatgen.core.Structure
+        The cubic supercell with ``round(fraction_removed * n**3)`` body-centre atoms removed.
 
     Examples
     --------
@@ -502,8 +587,6 @@ def bcc_to_sc(structure, fraction_removed, *, min_atoms=MIN_ATOMS, random_state=
     """
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-    if not 0 <= fraction_removed <= 1:
-        raise ValueError(f"fraction_removed must be in [0, 1], got {fraction_removed!r}.")
     structure = to_structure(structure)
     with quiet():
         analyzer = SpacegroupAnalyzer(structure, symprec=1e-3)
@@ -526,6 +609,25 @@ def rhombohedral_path(*args, **kwargs):
 
     .. deprecated:: 0.1
        Will be removed in 0.3.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Passed on to :func:`skcrystal.datasets.rhombohedral_path`.
+
+    Returns
+    -------
+    pymatgen.core.Structure
+        The structure :func:`skcrystal.datasets.rhombohedral_path` returns.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     structure = rhombohedral_path(90.0, nn_distance=3.0)
+    >>> caught[0].category.__name__, len(structure)
+    ('FutureWarning', 1)
     """
     import warnings
 

@@ -197,12 +197,20 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
 
         Parameters
         ----------
-        X : ignored
-        y : ignored
+        X : object, default=None
+            Ignored (the transformer is stateless).
+        y : object, default=None
+            Ignored.
 
         Returns
         -------
         self : DiffractionFingerprint
+            This transformer, its parameters checked.
+
+        Examples
+        --------
+        >>> DiffractionFingerprint(n_pixels=32).fit()
+        DiffractionFingerprint(n_pixels=32)
         """
         self._check_params()
         return self
@@ -276,6 +284,15 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         -----
         RuntimeWarning
             With ``on_error="nan"`` or ``"skip"``, once, if some items are bad.
+
+        Examples
+        --------
+        >>> from pymatgen.core import Lattice, Structure
+        >>> iron = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+        >>> fp = DiffractionFingerprint(n_pixels=32, pixel_size=8e-4, compile=False)
+        >>> images = fp.transform([iron])
+        >>> images.shape, images.dtype, float(images.max())
+        ((1, 3, 32, 32), dtype('float32'), 1.0)
         """
         images, errors = self.transform_with_errors(X)
         if errors:
@@ -290,6 +307,7 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         Parameters
         ----------
         X : sequence of Structure, Atoms or path
+            The crystals, as for :meth:`transform`.
 
         Returns
         -------
@@ -299,6 +317,16 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
             The error of each bad item, in order (each with ``.index``, ``.item`` and
             ``.reason``); empty if every item was good, and always with ``on_error="raise"``,
             which raises the first one.
+
+        Examples
+        --------
+        >>> from pymatgen.core import Lattice, Structure
+        >>> iron = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+        >>> fp = DiffractionFingerprint(n_pixels=32, pixel_size=8e-4, compile=False)
+        >>> _ = fp.set_params(on_error="skip")
+        >>> images, errors = fp.transform_with_errors([iron, "no_such_file.cif"])
+        >>> images.shape, [error.index for error in errors]
+        ((1, 3, 32, 32), [1])
         """
         self._check_params()
         if self.on_error == "raise":
@@ -337,14 +365,29 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
     def clusters(self, X):
         """Canonical clusters of the structures of ``X`` (the step before the kernel).
 
+        Parameters
+        ----------
+        X : sequence of Structure, Atoms or path
+            The crystals, as for :meth:`transform`.
+
         Returns
         -------
         list of Cluster
+            One :class:`Cluster` per item of ``X``, in order: what :meth:`render` draws.
 
         Raises
         ------
         skcrystal.io.StructureError
             Names the first item of ``X`` that cannot be used, and why.
+
+        Examples
+        --------
+        >>> from pymatgen.core import Lattice, Structure
+        >>> iron = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+        >>> fp = DiffractionFingerprint(n_pixels=32, pixel_size=8e-4, compile=False)
+        >>> [cluster] = fp.clusters([iron])
+        >>> len(cluster.numbers), round(cluster.scale, 4)  # atoms; Fe-Fe distance in Angstrom
+        (259, 2.4855)
         """
         clusters = []
         with contextlib.closing(self._clusters_or_errors(check_sequence(X))) as results:
@@ -363,11 +406,24 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         Every item is read and canonicalised (in ``n_jobs`` processes), so one broken file
         does not cost the others.
 
+        Parameters
+        ----------
+        X : sequence of Structure, Atoms or path
+            The crystals, as for :meth:`transform`.
+
         Returns
         -------
         generator
             For each item of ``X``, in order, its :class:`Cluster` or the
             exception it raised (a :class:`~skcrystal.io.StructureError` for bad input).
+
+        Examples
+        --------
+        >>> from pymatgen.core import Lattice, Structure
+        >>> iron = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+        >>> fp = DiffractionFingerprint(n_pixels=32, pixel_size=8e-4, compile=False)
+        >>> [type(result).__name__ for result in fp.clusters_or_errors([iron, "missing.cif"])]
+        ['Cluster', 'StructureError']
         """
         return self._clusters_or_errors(check_sequence(X))
 
@@ -409,7 +465,29 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
                 results.close()
 
     def render(self, clusters):
-        """Images of canonical clusters, shape ``(n, 3, n_pixels, n_pixels)``, float32."""
+        """Images of canonical clusters: the patterns summed per axis, masked and scaled.
+
+        Parameters
+        ----------
+        clusters : list of Cluster
+            As :meth:`clusters` returns them (or saved from an earlier call).
+
+        Returns
+        -------
+        ndarray of shape (n_clusters, 3, n_pixels, n_pixels), float32
+            Channel ``a`` sums the patterns of the cluster turned by ``+rotation_angle`` and
+            ``-rotation_angle`` about axis ``a``; the beam stop is zero; each image is
+            scaled to [0, 1].
+
+        Examples
+        --------
+        >>> from pymatgen.core import Lattice, Structure
+        >>> iron = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+        >>> fp = DiffractionFingerprint(n_pixels=32, pixel_size=8e-4, compile=False)
+        >>> clusters = fp.clusters([iron])
+        >>> bool((fp.render(clusters) == fp.transform([iron])).all())
+        True
+        """
         n = self.n_pixels
         intensity = self.patterns(clusters)
         image = intensity.reshape(len(clusters), 3, 2, n, n).sum(axis=2)
@@ -423,10 +501,26 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
     def patterns(self, clusters):
         """Diffraction patterns ``Omega |F|^2`` of canonical clusters, before any scaling.
 
+        Parameters
+        ----------
+        clusters : list of Cluster
+            As :meth:`clusters` returns them.
+
         Returns
         -------
-        ndarray of shape (n, 6, n_pixels, n_pixels)
+        ndarray of shape (n_clusters, 6, n_pixels, n_pixels)
             One pattern per rotation, in the order of :func:`skcrystal._diffraction.rotations`.
+
+        Examples
+        --------
+        >>> from pymatgen.core import Lattice, Structure
+        >>> iron = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+        >>> fp = DiffractionFingerprint(n_pixels=32, pixel_size=8e-4, compile=False)
+        >>> patterns = fp.patterns(fp.clusters([iron]))
+        >>> patterns.shape  # (+x, -x, +y, -y, +z, -z) turns
+        (1, 6, 32, 32)
+        >>> bool((patterns[0, 5] == np.rot90(patterns[0, 4], k=-1)).all())  # -45 is +45 turned
+        True
         """
         import torch
 

@@ -66,6 +66,7 @@ def make_polycrystal(
     classes : sequence of str, default=("fcc", "bcc", "hex/rh")
         Keys of :data:`GRAINS`.
     element : str, default="Cu"
+        Chemical symbol of every atom.
     nn_distance : float, default=2.55
         Nearest-neighbour distance of every grain, Angstrom.
     random_state : int, RandomState or None, default=None
@@ -98,7 +99,7 @@ def make_polycrystal(
     tree = cKDTree(images)
     unshifted = np.flatnonzero(np.all(images == seeds[owners], axis=1))
 
-    def grain_points(grain, cell, basis):
+    def _grain_points(grain, cell, basis):
         # The grain's Voronoi cell lies within half a box of its seed: filled there, with a
         # lattice site on the seed, and wrapped, the grain is one crystal across the box faces.
         seed = seeds[grain]
@@ -107,15 +108,15 @@ def make_polycrystal(
         )
         return np.mod(points[tree.query(points)[1] == unshifted[grain]], size)
 
-    def boundary_distance(points, grain):
+    def _boundary_distance(points, grain):
         return _voronoi_distance(points, grain, images, owners)
 
     return _assemble(
         size,
         grain_classes,
         rotations,
-        grain_points,
-        boundary_distance,
+        _grain_points,
+        _boundary_distance,
         element,
         nn_distance,
         seeds=seeds,
@@ -156,17 +157,22 @@ def make_precipitates(
     size : float, default=60.0
         Edge of the cubic box, Angstrom.
     n_precipitates : int, default=4
+        Number of precipitates.
     radius : float, default=8.0
         Precipitate radius, Angstrom (they may overlap).
     matrix, precipitate : str, default="fcc", "bcc"
         Keys of :data:`GRAINS`; the matrix is a cubic class (fcc, bcc, sc, diam).
     element : str, default="Fe"
+        Chemical symbol of every atom.
     nn_distance : float, default=2.5
+        Nearest-neighbour distance of the matrix and the precipitates, Angstrom.
     random_state : int, RandomState or None, default=None
+        Seeds the centres and orientations of the precipitates.
 
     Returns
     -------
     atoms : ase.Atoms
+        The periodic box.
     truth : sklearn.utils.Bunch
         As :func:`make_polycrystal`; grain 0 is the matrix, grain ``k`` precipitate ``k``.
 
@@ -188,16 +194,16 @@ def make_precipitates(
     rotations = Rotation.random(n_precipitates + 1, random_state=rng).as_matrix().reshape(-1, 3, 3)
     rotations[0] = np.eye(3)
 
-    def distances(points):
+    def _distances(points):
         offsets = points[:, None, :] - centres[None, :, :]
         offsets -= size * np.round(offsets / size)
         return np.linalg.norm(offsets, axis=2) - radius
 
-    def owner(points):
-        inside = distances(points)
+    def _owner(points):
+        inside = _distances(points)
         return np.where(inside.min(axis=1) < 0, 1 + inside.argmin(axis=1), 0)
 
-    def grain_points(grain, cell, basis):
+    def _grain_points(grain, cell, basis):
         centre = np.zeros(3) if grain == 0 else centres[grain - 1]
         reach = size if grain == 0 else radius + nn_distance
         points = np.mod(
@@ -206,17 +212,17 @@ def make_precipitates(
             ),
             size,
         )
-        return points[owner(points) == grain]
+        return points[_owner(points) == grain]
 
-    def boundary_distance(points, grain):
-        return np.abs(distances(points)).min(axis=1)
+    def _boundary_distance(points, grain):
+        return np.abs(_distances(points)).min(axis=1)
 
     return _assemble(
         size,
         [matrix] + [precipitate] * n_precipitates,
         rotations,
-        grain_points,
-        boundary_distance,
+        _grain_points,
+        _boundary_distance,
         element,
         nn_distance,
         seeds=centres,
@@ -241,11 +247,13 @@ def atom_probe(atoms, efficiency=0.5, sigma=(0.1, 0.1, 0.3), *, random_state=Non
     Parameters
     ----------
     atoms : ase.Atoms
+        The sample, e.g. from :func:`make_polycrystal`.
     efficiency : float, default=0.5
         Detection efficiency.
     sigma : sequence of 3 floats, default=(0.1, 0.1, 0.3)
         Standard deviation of the noise along x, y and z, Angstrom.
     random_state : int, RandomState or None, default=None
+        Seeds the detection and the noise.
 
     Returns
     -------
@@ -384,11 +392,14 @@ def make_stacking(
     repeats : tuple of 2 int, default=(8, 5)
         In-plane cells (rectangular, two atoms per layer) along x and y.
     element : str, default="Co"
+        Chemical symbol of every atom.
     nn_distance : float, default=2.5
+        Nearest-neighbour distance, in and between the layers, Angstrom.
 
     Returns
     -------
     atoms : ase.Atoms
+        The periodic box, layers along z.
     truth : sklearn.utils.Bunch
         ``labels``, ``layer`` (index of each atom's layer) and ``boundary_distance`` (along
         z, to the nearest layer of the other class, Angstrom).

@@ -10,6 +10,7 @@ import pytest
 from pymatgen.analysis import prototypes as aflow
 from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Structure
+from sklearn.utils._param_validation import InvalidParameterError
 
 from skcrystal.datasets import (
     CLASSES,
@@ -19,6 +20,7 @@ from skcrystal.datasets import (
     class_of_space_group,
     element_pool,
     make_prototype_dataset,
+    rhombohedral_path,
     space_groups,
 )
 
@@ -131,3 +133,50 @@ def test_builder_reproduces_the_aflow_prototypes():
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_prototype_dataset(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"n_per_class": 1.5}, "n_per_class"),
+        ({"n_per_class": 1, "classes": "fcc"}, "classes"),
+        ({"n_per_class": 1, "elements": "Cu"}, "elements"),
+        ({"n_per_class": 1, "vary_cell": "yes"}, "vary_cell"),
+        ({"n_per_class": 1, "n_jobs": 1.0}, "n_jobs"),
+        ({"n_per_class": 1, "random_state": -1}, "random_state"),
+        ({"n_per_class": 1, "random_state": np.random.RandomState(0)}, "random_state"),
+    ],
+)
+def test_make_prototype_dataset_names_a_bad_parameter(kwargs, name):
+    with pytest.raises(
+        InvalidParameterError, match=f"'{name}' parameter of make_prototype_dataset"
+    ):
+        make_prototype_dataset(**kwargs)
+
+
+def test_make_prototype_dataset_takes_numpy_integers_and_generators():
+    structures, labels = make_prototype_dataset(
+        np.int64(1), classes=np.array(["fcc"]), random_state=np.random.default_rng(0)
+    )
+    assert len(structures) == 1 and labels.tolist() == ["fcc"]
+    assert len(make_prototype_dataset(1, classes=["sc"], random_state=np.uint32(5))[0]) == 1
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, name",
+    [
+        ((0.0,), {}, "alpha"),
+        ((120.0,), {}, "alpha"),
+        (("90",), {}, "alpha"),
+        ((90.0,), {"nn_distance": 0.0}, "nn_distance"),
+        ((90.0,), {"element": 84}, "element"),
+        ((90.0,), {"conventional": "yes"}, "conventional"),
+    ],
+)
+def test_rhombohedral_path_names_a_bad_parameter(args, kwargs, name):
+    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of rhombohedral_path"):
+        rhombohedral_path(*args, **kwargs)
+
+
+def test_rhombohedral_path_takes_numpy_floats():
+    assert len(rhombohedral_path(np.float64(75.0), nn_distance=np.float32(3.0))) == 1

@@ -183,3 +183,35 @@ def test_the_old_rhombohedral_path_warns_and_gives_the_same_structure():
     with pytest.warns(FutureWarning, match="use skcrystal.datasets.rhombohedral_path"):
         old = defects.rhombohedral_path(75.0, nn_distance=3.0)
     assert old == rhombohedral_path(75.0, nn_distance=3.0)
+
+
+def test_supercell_names_a_bad_parameter():
+    from ase.build import bulk
+
+    with pytest.raises(InvalidParameterError, match="'min_atoms' parameter of supercell"):
+        supercell(CU, 0)
+    with pytest.raises(InvalidParameterError, match="'min_atoms' parameter of supercell"):
+        supercell(CU, 256.0)
+    with pytest.raises(TypeError, match="'structure' parameter of supercell"):
+        supercell(bulk("Cu"), 1)
+    assert len(supercell(CU, np.int64(32))) >= 32
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"fraction_removed": 1.5}, "fraction_removed"),
+        ({"fraction_removed": -0.1}, "fraction_removed"),
+        ({"fraction_removed": "half"}, "fraction_removed"),
+        ({"fraction_removed": 0.5, "min_atoms": 0}, "min_atoms"),
+        ({"fraction_removed": 0.5, "random_state": "seed"}, "random_state"),
+    ],
+)
+def test_bcc_to_sc_names_a_bad_parameter(kwargs, name):
+    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of bcc_to_sc"):
+        bcc_to_sc(FE, **kwargs)
+
+
+def test_bcc_to_sc_takes_numpy_scalars():
+    out = bcc_to_sc(FE, np.float64(0.5), min_atoms=np.int64(16), random_state=np.int64(0))
+    assert len(out) == 16 - 4  # 2 x 2 x 2 cubes, 4 of the 8 centres gone

@@ -78,17 +78,19 @@ def copper_supercell():
     return copper * (4, 4, 4)
 
 
-def hot_copper(seed):
-    """256 atoms of fcc copper under correlated thermal displacements (Lindemann ratio 0.05)."""
+def hot_coppers(n):
+    """``n`` boxes of 256 atoms of fcc copper under correlated thermal displacements.
+
+    Lindemann ratio 0.05, each box its own displacements.
+    """
     copper = Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.615), ["Cu"], [[0, 0, 0]])
-    [hot] = ThermalDisplacements(lindemann=0.05, random_state=seed).transform([copper])
-    return hot
+    return ThermalDisplacements(lindemann=0.05, random_state=0).transform([copper] * n)
 
 
 def cold_child(n_crystals, kind):
     """In a fresh process: the first ``transform`` of ``n_crystals`` supercells, in seconds."""
     if kind == "hot":
-        structures = [hot_copper(seed) for seed in range(n_crystals)]
+        structures = hot_coppers(n_crystals)
     else:
         structures = [copper_supercell()] * n_crystals
     start = time.perf_counter()
@@ -164,7 +166,7 @@ def warm_table(args):
     }
     [cluster] = eager.clusters([supercell])
     clusters = [cluster] * args.batch
-    hot_clusters = eager.clusters([hot_copper(seed) for seed in range(args.batch)])
+    hot_clusters = eager.clusters(hot_coppers(args.batch))
     structures = [supercell] * args.batch
 
     # Same sum, same numbers: check before timing.

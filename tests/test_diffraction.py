@@ -224,3 +224,19 @@ def test_eager_kernel_weights_pairs_and_drops_their_sines():
     ref_real, ref_imag = _numpy_sums(q, full, full_weights)
     np.testing.assert_allclose(real.numpy(), ref_real, atol=1e-8)
     np.testing.assert_allclose(imag.numpy(), ref_imag, atol=1e-8)
+
+
+def test_the_batched_kernel_of_a_gpu_sums_like_the_eager_one():
+    # The GPU path is pure torch: run on CPU tensors, with pairs and padding, it must agree.
+    rng = np.random.default_rng(6)
+    q = torch.tensor(rng.normal(size=(2000, 3)) * 6)
+    positions = torch.tensor(rng.normal(size=(2, 50, 3)) * 4)
+    weights = torch.zeros(2, 50, 3, dtype=torch.float64)
+    weights[:, torch.arange(45), torch.tensor(rng.integers(0, 3, 45))] = 1.0
+    weights[:, :10] *= 2.0  # ten atoms that stand for inversion pairs
+    sine_weights = weights.clone()
+    sine_weights[:, :10] = 0.0
+    eager = _diffraction.phase_sums_eager(q, positions, weights, sine_weights)
+    batched = _diffraction._phase_sums_batched(q, positions, weights, sine_weights)
+    for ours, reference in zip(batched, eager):
+        np.testing.assert_allclose(ours.numpy(), reference.numpy(), atol=1e-9)

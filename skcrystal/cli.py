@@ -422,6 +422,11 @@ def _classify(args):
             records[-1]["error"] = _message(result)
         else:
             good.append((records[-1], result, path))
+            # Classified in chunks: the worker processes read the next files meanwhile, and
+            # the clusters of a million files are not all held at once.
+            if len(good) == _FILES_PER_CHUNK:
+                predict(good)
+                good = []
     predict(good)
     rows = []
     for index, record in enumerate(records):
@@ -441,6 +446,8 @@ def _classify(args):
     return 1 if any("error" in row for row in rows) else 0
 
 
+#: Files classified together while the worker processes read the next ones.
+_FILES_PER_CHUNK = 256
 #: Frames read, fingerprinted and classified together, per worker process (and at most
 #: this many atoms in all): the frames of a trajectory are not all held at once.
 _FRAMES_PER_JOB = 16

@@ -35,8 +35,9 @@ import numpy as np
 BLOCK_ELEMENTS = 2**19
 #: Atoms are padded to a multiple of this for the compiled kernel, so few shapes compile.
 ATOM_PAD = 64
-#: Cluster sizes compiled per process at most: each costs seconds, and torch.compile gives up
-#: compiling a function after 8 shapes (it then runs its Python body, a slow broadcast).
+#: Cluster sizes (at a number of threads) compiled per process at most: each costs seconds,
+#: and torch.compile gives up compiling a function after 8 (it then runs its Python body, a
+#: slow broadcast).
 MAX_COMPILED_SHAPES = 6
 _compiled_shapes = set()
 
@@ -384,11 +385,16 @@ def compiled_phase_sums():
 def reserve_compiled_shape(n_atoms):
     """Whether the compiled kernel may take clusters of ``n_atoms`` (padded) atoms.
 
-    True for a size compiled before, or while fewer than :data:`MAX_COMPILED_SHAPES` sizes
-    are; the size is then counted as compiled.
+    True for a size compiled before at torch's current number of threads, or while fewer
+    than :data:`MAX_COMPILED_SHAPES` (size, threads) pairs are; the pair is then counted as
+    compiled. torch.compile compiles a size again when the number of threads changed (as
+    :class:`skcrystal.local.LocalClassifier` does between chunks of regions).
     """
-    if n_atoms in _compiled_shapes or len(_compiled_shapes) < MAX_COMPILED_SHAPES:
-        _compiled_shapes.add(n_atoms)
+    import torch
+
+    key = (n_atoms, torch.get_num_threads())
+    if key in _compiled_shapes or len(_compiled_shapes) < MAX_COMPILED_SHAPES:
+        _compiled_shapes.add(key)
         return True
     return False
 

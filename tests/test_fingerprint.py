@@ -281,3 +281,23 @@ def test_copies_of_a_region_are_summed_once_and_counted_per_copy(monkeypatch):
     monkeypatch.setattr(fingerprint, "_copied_regions", lambda *args: {})
     expected = fp.patterns(clusters)
     np.testing.assert_allclose(patterns, expected, rtol=0, atol=1e-6 * expected.max())
+
+
+def test_a_size_compiled_at_another_thread_count_counts_again(monkeypatch):
+    # torch.compile compiles a shape again after torch.set_num_threads (LocalClassifier
+    # switches between chunks): 6 sizes at two thread counts would pass its limit of 8.
+    from skcrystal import _diffraction
+
+    monkeypatch.setattr(_diffraction, "_compiled_shapes", set())
+    monkeypatch.setattr(_diffraction, "MAX_COMPILED_SHAPES", 2)
+    threads = torch.get_num_threads()
+    try:
+        assert _diffraction.reserve_compiled_shape(128)
+        torch.set_num_threads(threads + 1)
+        assert _diffraction.reserve_compiled_shape(128)
+        assert not _diffraction.reserve_compiled_shape(192)
+        torch.set_num_threads(threads)
+        assert _diffraction.reserve_compiled_shape(128)
+        assert not _diffraction.reserve_compiled_shape(192)
+    finally:
+        torch.set_num_threads(threads)

@@ -349,9 +349,18 @@ def indexing_basis(cell, peaks, heights, amplitude_at, bar, g_max):
     else:
         return None
     basis = integer_basis(peaks[:count])
+    # Peaks whose refinement of the current basis was refused. A later peak p' with
+    # p' -+ p in the lattice refines it to the same lattice L + Z p (the satellites G +- q
+    # of one phonon q, over all G): refused again, so not tested again.
+    refused = np.zeros((0, 3), dtype=np.int64)
     while count < len(peaks):
+        rest = peaks[count:]
         # The next peak outside the lattice, all the peaks checked at once.
-        outside = np.flatnonzero(~_contains(basis, peaks[count:]))
+        candidate = ~_contains(basis, rest)
+        for sign in (1, -1):
+            shifted = (rest[:, None, :] + sign * refused[None, :, :]).reshape(-1, 3)
+            candidate &= ~_contains(basis, shifted).reshape(len(rest), -1).any(axis=1)
+        outside = np.flatnonzero(candidate)
         if not len(outside):
             break
         peak = peaks[count + outside[0]]
@@ -360,6 +369,9 @@ def indexing_basis(cell, peaks, heights, amplitude_at, bar, g_max):
         new = _nearest_new_points(cell, refined, basis, g_max)
         if len(new) and np.mean(amplitude_at(new) > bar) >= REFINE_FRACTION:
             basis = refined
+            refused = refused[:0]
+        else:
+            refused = np.vstack([refused, peak])
     return hermite_form(basis)
 
 

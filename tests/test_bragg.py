@@ -165,3 +165,22 @@ def test_weak_peaks_of_a_crystal_with_70_percent_vacancies_still_refine_the_latt
         vacant = Vacancies(0.7, min_atoms=1, random_state=seed).transform([pristine])[0]
         found = _bragg.bragg_lattice(vacant.lattice.matrix, vacant.frac_coords)
         assert found is not None and _same_lattice(found, expected)
+
+
+def test_satellites_of_one_phonon_are_tested_once():
+    # A simple cubic crystal in a doubled cell (Bragg peaks at even indices) and the
+    # satellites G +- q of one phonon q = (1, 0, 0) beside several peaks: each would refine
+    # the lattice to the same L + Z q, so only the first is tested.
+    bragg = [[2, 0, 0], [0, 2, 0], [0, 0, 2], [2, 2, 0], [0, 2, 2]]
+    satellites = [[3, 0, 0], [1, 2, 0], [-1, 2, 2], [1, 0, 2]]
+    peaks = np.array(bragg + satellites)
+    heights = np.array([1.0] * len(bragg) + [0.5] * len(satellites))
+    tested = []
+
+    def amplitude_at(indices):
+        tested.append(np.asarray(indices))
+        return np.where(np.all(np.asarray(indices) % 2 == 0, axis=1), 1.0, 0.0)
+
+    basis = _bragg.indexing_basis(np.eye(3), peaks, heights, amplitude_at, 0.1, 4.0)
+    assert basis.tolist() == [[2, 0, 0], [0, 2, 0], [0, 0, 2]]
+    assert len(tested) == 1

@@ -18,7 +18,7 @@ centres ``(x_i, y_j) = ((i - (n - 1) / 2) p, (j - (n - 1) / 2) p)``,
 
 The X-ray form factors are the five-Gaussian fits of Waasmaier and Kirfel (Acta Cryst. A51,
 416, 1995; valid to s = 6 / Angstrom, elements 1 to 98) as shipped by the ``periodictable``
-package. The four-Gaussian coefficients that pymatgen ships are fits to *electron* scattering
+package, copied into ``skcrystal/data/form_factors.csv``. The four-Gaussian coefficients that pymatgen ships are fits to *electron* scattering
 factors, turned into X-ray ones by the Mott-Bethe formula; that conversion grows again beyond
 s of about 1 / Angstrom for heavy elements, well inside this detector's range (s up to
 1.8 / Angstrom at the corners with the default geometry).
@@ -117,19 +117,31 @@ def is_quarter_turn(angle):
     return bool(np.isclose(turns, round(turns), rtol=0.0, atol=1e-9))
 
 
-@functools.cache
 def _coefficients(z):
     """Waasmaier-Kirfel ``(a, b, c)`` of atomic number ``z``, or ``None`` if not tabulated."""
-    import periodictable
-    from periodictable.cromermann import getCMformula
+    return _form_factor_table().get(z)
 
-    if not 1 <= z <= 118:
-        return None
-    try:
-        formula = getCMformula(periodictable.elements[z].symbol)
-    except KeyError:
-        return None
-    return np.asarray(formula.a, dtype=float), np.asarray(formula.b, dtype=float), float(formula.c)
+
+@functools.cache
+def _form_factor_table():
+    """``{Z: (a, b, c)}`` from ``skcrystal/data/form_factors.csv``.
+
+    The table is ``periodictable``'s, written by ``tools/make_form_factor_table.py``: reading
+    it takes a millisecond, importing ``periodictable`` tens of them.
+    """
+    from importlib import resources
+
+    text = (resources.files("skcrystal") / "data" / FORM_FACTOR_TABLE).read_text()
+    rows = [line.split(",") for line in text.splitlines() if line and not line.startswith("#")]
+    table = {}
+    for row in rows[1:]:
+        values = np.array(row[2:], dtype=float)
+        table[int(row[0])] = (values[:5], values[5:10], float(values[10]))
+    return table
+
+
+#: The form-factor table in ``skcrystal/data``.
+FORM_FACTOR_TABLE = "form_factors.csv"
 
 
 def has_form_factor(z):

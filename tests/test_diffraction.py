@@ -43,6 +43,24 @@ def test_form_factors_start_at_z_and_decrease():
     assert np.all(f > 0)
 
 
+def test_shipped_form_factor_table_is_periodictables():
+    # The table in skcrystal/data spares every process the import of periodictable.
+    import periodictable
+    from periodictable.cromermann import getCMformula
+
+    for z in range(1, 119):
+        try:
+            formula = getCMformula(periodictable.elements[z].symbol)
+        except KeyError:
+            assert not _diffraction.has_form_factor(z)
+            continue
+        a, b, c = _diffraction._coefficients(z)
+        assert a.tolist() == list(map(float, formula.a))
+        assert b.tolist() == list(map(float, formula.b))
+        assert c == float(formula.c)
+    assert not _diffraction.has_form_factor(0) and not _diffraction.has_form_factor(119)
+
+
 def _numpy_sums(q, positions, weights):
     phase = np.einsum("kd,bnd->bnk", q, positions)
     return np.einsum("bns,bnk->bks", weights, np.cos(phase)), np.einsum(

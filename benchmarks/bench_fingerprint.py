@@ -20,7 +20,7 @@ many distinct hot ones), any compilation or warm-up included; the numpy referenc
 run beside it.
 
     python benchmarks/bench_fingerprint.py [--repeats 7] [--batch 32] [--device cpu]
-    python benchmarks/bench_fingerprint.py --cold 1,8,64,512,4096 [--skip-warm]
+    python benchmarks/bench_fingerprint.py --cold 1,8,64,512,4096 [--cold-repeats 3] [--skip-warm]
 """
 
 import argparse
@@ -100,16 +100,19 @@ def cold_child(n_crystals, kind):
 
 
 def cold_table(batches, repeats):
-    """Fresh processes per batch size, against the numpy reference timed in between."""
+    """Fresh processes per batch size, ``repeats`` rounds, the numpy reference timed in between.
+
+    On a shared host the machine's speed drifts by tens of percent over minutes: each round
+    runs every batch size once, and the medians over the rounds are compared.
+    """
     fp = DiffractionFingerprint(compile=False)
     [cluster] = fp.clusters([copper_supercell()])
     reference = []
-    rows = []
-    for n in batches:
-        row = [n]
-        for kind in ("pristine", "hot"):
+    seconds = {(n, kind): [] for n in batches for kind in ("pristine", "hot")}
+    for _ in range(repeats):
+        for (n, kind), times in seconds.items():
             reference.append(
-                interleaved_medians({"numpy": lambda: numpy_reference(fp, cluster)}, 1)
+                interleaved_medians({"numpy": lambda: numpy_reference(fp, cluster)}, 1)["numpy"]
             )
             output = subprocess.run(
                 [sys.executable, __file__, "--child", str(n), "--kind", kind],
@@ -117,19 +120,19 @@ def cold_table(batches, repeats):
                 capture_output=True,
                 text=True,
             ).stdout
-            row.append(json.loads(output.splitlines()[-1])["seconds"] / n)
-        rows.append(row)
-    t_numpy = float(np.median([r["numpy"] for r in reference]))
+            times.append(json.loads(output.splitlines()[-1])["seconds"] / n)
+    t_numpy = float(np.median(reference))
     print(
         f"# Fresh process per batch, DiffractionFingerprint() defaults, first transform of the "
-        f"process (compilation or warm-up included); numpy reference {t_numpy * 1e3:.1f} ms "
-        f"(median of {len(reference)} runs between them)"
+        f"process (compilation or warm-up included), medians of {repeats} rounds; numpy "
+        f"reference {t_numpy * 1e3:.1f} ms (median of {len(reference)} runs between them)"
     )
     print(
         "| crystals | pristine: ms per crystal | numpy / this | hot: ms per crystal | numpy / this |"
     )
     print("|---:|---:|---:|---:|---:|")
-    for n, pristine, hot in rows:
+    for n in batches:
+        pristine, hot = (float(np.median(seconds[n, kind])) for kind in ("pristine", "hot"))
         print(
             f"| {n} | {pristine * 1e3:.2f} | {t_numpy / pristine:.1f}x "
             f"| {hot * 1e3:.2f} | {t_numpy / hot:.1f}x |"
@@ -142,6 +145,7 @@ def main():
     parser.add_argument("--batch", type=int, default=32, help="crystals per timed batch")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--cold", help="comma-separated batch sizes, each in a fresh process")
+    parser.add_argument("--cold-repeats", type=int, default=3, help="rounds of the --cold table")
     parser.add_argument("--skip-warm", action="store_true", help="only the --cold table")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--kind", default="pristine", help=argparse.SUPPRESS)
@@ -151,7 +155,7 @@ def main():
     if not args.skip_warm:
         warm_table(args)
     if args.cold:
-        cold_table([int(n) for n in args.cold.split(",")], args.repeats)
+        cold_table([int(n) for n in args.cold.split(",")], args.cold_repeats)
 
 
 def warm_table(args):

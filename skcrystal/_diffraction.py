@@ -282,12 +282,12 @@ def phase_sums_eager(q, positions, weights, sine_weights=None):
 
     Notes
     -----
-    On a CPU, one crystal at a time, the atoms sorted by (no sine, group, weights): each block
-    of pixels x atoms (:data:`BLOCK_ELEMENTS` phases) is computed, turned into its cosine
-    (and sine, for the atoms that need one) and summed over each run of atoms of one group
-    and weight before the next block, so that it stays in the cache. The kernel is then
-    bound by the cosines and sines rather than by memory traffic (a batch-wide phase matrix
-    is hundreds of MB). On a GPU, one matrix product per block spans the batch.
+    On a CPU, one crystal at a time, the atoms with sines first: each block of pixels x atoms
+    (:data:`BLOCK_ELEMENTS` phases) is computed, turned into its cosine (and sine, for the
+    atoms that need one) and summed into the groups, weighted, by one matrix product with the
+    (groups x atoms) weights before the next block, so that it stays in the cache. The kernel
+    is then bound by the cosines and sines rather than by memory traffic (a batch-wide phase
+    matrix is hundreds of MB). On a GPU, one matrix product per block spans the batch.
 
     Examples
     --------
@@ -310,26 +310,15 @@ def phase_sums_eager(q, positions, weights, sine_weights=None):
     transposed = q.T.contiguous()
     for b in range(n_crystals):
         member = weights[b].sum(dim=1) > 0
-        cosine_weight = weights[b][member].amax(dim=1)
-        sine_weight = sine_weights[b][member].amax(dim=1)
-        group = weights[b][member].argmax(dim=1)
-        # Runs of atoms with one (no sine, group, weights): those with sines first. (numpy's
-        # unique of rows sorts them; torch's compares them one by one on a CPU, 2 ms for 256.)
-        keys = torch.stack(
-            [(sine_weight == 0).to(q.dtype), group.to(q.dtype), cosine_weight, sine_weight], 1
-        )
-        runs, run_of = np.unique(keys.numpy(), axis=0, return_inverse=True)
-        run_of = torch.from_numpy(run_of.reshape(-1))
-        order = torch.argsort(run_of, stable=True)
-        # A fresh array: BLAS kernels depend on the alignment of their operands, and a
+        has_sine = sine_weights[b][member].amax(dim=1) > 0
+        # Atoms with sines first: the sines are taken of a leading slice of each block.
+        order = torch.argsort((~has_sine).to(torch.uint8), stable=True)
+        with_sines = int(has_sine.sum())
+        # Fresh arrays: BLAS kernels depend on the alignment of their operands, and a
         # crystal's image must not depend on its place in the batch (bit for bit).
         atoms = positions[b][member][order].clone()
-        bounds = [0, *torch.bincount(run_of, minlength=len(runs)).cumsum(0).tolist()]
-        groups = [
-            (int(g), bounds[r], bounds[r + 1], float(w), float(sw))
-            for r, (_, g, w, sw) in enumerate(runs.tolist())
-        ]
-        with_sines = sum(last - first for _, first, last, _, sw in groups if sw)
+        cosine_weights = weights[b][member][order].T.contiguous()  # (groups, atoms)
+        sine_weights_b = sine_weights[b][member][order][:with_sines].T.contiguous()
         block = max(64, BLOCK_ELEMENTS // max(len(atoms), 1))
         # BLAS is several times faster at these inner dimensions of 3 when the longer side of
         # the product is its rows.
@@ -349,13 +338,11 @@ def phase_sums_eager(q, positions, weights, sine_weights=None):
             else:
                 torch.matmul(atoms, transposed[:, pixels], out=phase)  # (atoms, block)
             cosine = torch.cos(phase, out=cosine_buffer.narrow(1 - axis, 0, stop - start))
-            sine = phase.narrow(axis, 0, with_sines).sin_()
-            for g, first, last, weight, sine_weight in groups:
-                part = cosine.narrow(axis, first, last - first).sum(dim=axis)
-                real[b, pixels, g] += part if weight == 1 else weight * part
-                if sine_weight:
-                    part = sine.narrow(axis, first, last - first).sum(dim=axis)
-                    imag[b, pixels, g] += part if sine_weight == 1 else sine_weight * part
+            # (groups, atoms) @ (atoms, block): one product sums every group, weighted.
+            real[b, pixels] += (cosine_weights @ (cosine.T if axis else cosine)).T
+            if with_sines:
+                sine = phase.narrow(axis, 0, with_sines).sin_()
+                imag[b, pixels] += (sine_weights_b @ (sine.T if axis else sine)).T
     return real, imag
 
 

@@ -62,10 +62,6 @@ def main():
     with tempfile.TemporaryDirectory() as folder:
         paths = write_files(args.n_files, folder)
         n = len(paths)
-        # Compile the kernel for every cluster shape first (torch caches it on disk), as a
-        # long-running job would; compile="auto" uses it for batches of 500 crystals or more.
-        fingerprint.set_params(n_jobs=2, compile=True).render(fingerprint.clusters(paths))
-        fingerprint.set_params(compile="auto")
         rows = []
         for jobs in (1, 2):
             fingerprint.set_params(n_jobs=jobs)

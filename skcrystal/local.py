@@ -19,7 +19,7 @@ from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 
 from . import _diffraction
@@ -30,10 +30,6 @@ from . import _diffraction
 REGION_REACH = 5.0
 #: Regions processed together: bounds the memory of the neighbour lists and images.
 CHUNK_REGIONS = 512
-#: With the fingerprint's ``compile="auto"``, a sample of at least this many regions renders
-#: them with the compiled kernel (region clusters have few sizes; measured 2x faster than
-#: the eager kernel per region once compiled, about 7 s to compile in a fresh process).
-COMPILE_MIN_REGIONS = 500
 #: Point clouds: a grid centre whose region holds fewer atoms than this share of the median
 #: region lies outside the sample (or on its surface) and is left out.
 MIN_REGION_FILL = 0.5
@@ -445,10 +441,6 @@ class LocalClassifier(BaseEstimator):
         if cell is None:
             counts = neighbourhoods.tree.query_ball_point(centres, radius, return_length=True)
             centres = centres[counts >= MIN_REGION_FILL * np.median(counts)]
-        if fingerprint.compile == "auto" and len(centres) >= COMPILE_MIN_REGIONS:
-            # Rendered chunk by chunk, the regions are one batch for the choice of kernel:
-            # the compiled one is several times faster, once compiled.
-            fingerprint = clone(fingerprint).set_params(compile=True)
         n_classes = len(classifier.classes_)
         vote = _Vote(len(positions), n_classes)
         region = {

@@ -148,6 +148,18 @@ def test_parallel_and_batched_runs_match_serial():
     not any(shutil.which(c) for c in ("c++", "g++", "clang++")),
     reason="torch.compile needs a C++ compiler on CPU",
 )
+def test_auto_renders_with_the_eager_kernel_however_many_crystals(monkeypatch):
+    from skcrystal import _diffraction
+
+    monkeypatch.setattr(_diffraction, "_compiled_shapes", set())
+    [cluster] = DiffractionFingerprint().clusters([CRYSTALS["fcc"][0]])
+    atoms = [_kernel_atoms(cluster)] * 5000
+    for compile_ in ("auto", False):
+        groups = DiffractionFingerprint(compile=compile_)._kernel_groups(atoms, torch.device("cpu"))
+        assert [(compiled, len(indices)) for compiled, indices in groups] == [(False, 5000)]
+    assert not _diffraction._compiled_shapes
+
+
 def test_compiled_and_eager_transforms_agree(monkeypatch):
     from skcrystal import _diffraction
 

@@ -5,8 +5,8 @@ orientations x n_pixels**2 pixels, I = Omega |sum_k f_k(|H|) exp(-2 pi i H . r_k
 same cluster, geometry and form factors. The numpy reference is the textbook vectorised sum
 in complex128 (one ``np.exp`` over the pixels x atoms matrix per orientation). skcrystal's
 kernel runs in float32 on torch, eager and compiled (``torch.compile``), on batches of
-crystals. Also timed: the whole ``transform`` with the default settings (reading, checking, canonical cluster, kernel)
-from pymatgen structures in memory. Medians of repeated runs, the steps timed in turns;
+crystals. Also timed: the whole ``transform`` with the default settings (reading, checking,
+canonical cluster, kernel) from pymatgen structures in memory. Medians of repeated runs, the steps timed in turns;
 ratios are of medians.
 
 A pristine fcc cluster is centrosymmetric: the kernel sums its inversion pairs as

@@ -356,11 +356,10 @@ def indexing_basis(cell, peaks, heights, amplitude_at, bar, g_max):
     while count < len(peaks):
         rest = peaks[count:]
         # The next peak outside the lattice, all the peaks checked at once.
-        candidate = ~_contains(basis, rest)
-        for sign in (1, -1):
-            shifted = (rest[:, None, :] + sign * refused[None, :, :]).reshape(-1, 3)
-            candidate &= ~_contains(basis, shifted).reshape(len(rest), -1).any(axis=1)
-        outside = np.flatnonzero(candidate)
+        offsets = np.vstack([refused, -refused])
+        shifted = (rest[:, None, :] + offsets[None, :, :]).reshape(-1, 3)
+        same_as_refused = _contains(basis, shifted).reshape(len(rest), -1).any(axis=1)
+        outside = np.flatnonzero(~_contains(basis, rest) & ~same_as_refused)
         if not len(outside):
             break
         peak = peaks[count + outside[0]]

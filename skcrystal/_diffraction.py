@@ -18,10 +18,11 @@ centres ``(x_i, y_j) = ((i - (n - 1) / 2) p, (j - (n - 1) / 2) p)``,
 
 The X-ray form factors are the five-Gaussian fits of Waasmaier and Kirfel (Acta Cryst. A51,
 416, 1995; valid to s = 6 / Angstrom, elements 1 to 98) as shipped by the ``periodictable``
-package, copied into ``skcrystal/data/form_factors.csv``. The four-Gaussian coefficients that pymatgen ships are fits to *electron* scattering
-factors, turned into X-ray ones by the Mott-Bethe formula; that conversion grows again beyond
-s of about 1 / Angstrom for heavy elements, well inside this detector's range (s up to
-1.8 / Angstrom at the corners with the default geometry).
+package, copied into ``skcrystal/data/form_factors.csv``. The four-Gaussian coefficients that
+pymatgen ships are fits to *electron* scattering factors, turned into X-ray ones by the
+Mott-Bethe formula; that conversion grows again beyond s of about 1 / Angstrom for heavy
+elements, well inside this detector's range (s up to 1.8 / Angstrom at the corners with the
+default geometry).
 """
 
 from __future__ import annotations
@@ -117,6 +118,10 @@ def is_quarter_turn(angle):
     return bool(np.isclose(turns, round(turns), rtol=0.0, atol=1e-9))
 
 
+#: The form-factor table in ``skcrystal/data``.
+FORM_FACTOR_TABLE = "form_factors.csv"
+
+
 def _coefficients(z):
     """Waasmaier-Kirfel ``(a, b, c)`` of atomic number ``z``, or ``None`` if not tabulated."""
     return _form_factor_table().get(z)
@@ -138,10 +143,6 @@ def _form_factor_table():
         values = np.array(row[2:], dtype=float)
         table[int(row[0])] = (values[:5], values[5:10], float(values[10]))
     return table
-
-
-#: The form-factor table in ``skcrystal/data``.
-FORM_FACTOR_TABLE = "form_factors.csv"
 
 
 def has_form_factor(z):
@@ -312,13 +313,13 @@ def phase_sums_eager(q, positions, weights, sine_weights=None):
         member = weights[b].sum(dim=1) > 0
         has_sine = sine_weights[b][member].amax(dim=1) > 0
         # Atoms with sines first: the sines are taken of a leading slice of each block.
-        order = torch.argsort((~has_sine).to(torch.uint8), stable=True)
+        order = torch.nonzero(member).ravel()[torch.argsort(~has_sine, stable=True)]
         with_sines = int(has_sine.sum())
         # Fresh arrays: BLAS kernels depend on the alignment of their operands, and a
         # crystal's image must not depend on its place in the batch (bit for bit).
-        atoms = positions[b][member][order].clone()
-        cosine_weights = weights[b][member][order].T.contiguous()  # (groups, atoms)
-        sine_weights_b = sine_weights[b][member][order][:with_sines].T.contiguous()
+        atoms = positions[b][order].clone()
+        cosine_weights = weights[b][order].T.contiguous()  # (groups, atoms)
+        sine_weights_b = sine_weights[b][order[:with_sines]].T.contiguous()
         block = max(64, BLOCK_ELEMENTS // max(len(atoms), 1))
         # BLAS is several times faster at these inner dimensions of 3 when the longer side of
         # the product is its rows.

@@ -6,14 +6,12 @@ import contextlib
 import functools
 import os
 import warnings
-from collections.abc import Mapping
 from io import StringIO
 from itertools import islice
 from numbers import Integral
 from pathlib import Path
 
 import numpy as np
-from sklearn.utils._param_validation import validate_params
 
 from ._errors import StructureError, _first_line, describe
 from ._structures import MAX_ATOMIC_NUMBER, _check_ase, _is_atoms, _to_crystal, _Unchecked
@@ -205,15 +203,6 @@ def _read_with_ase(path, scanned):
     return first
 
 
-@validate_params(
-    {
-        # Checked by hand below: the message names the type that was given.
-        "path": "no_validation",
-        "index": [str, Integral, slice],
-        "species": [None, Mapping],
-    },
-    prefer_skip_nested_validation=True,
-)
 def read_frames(path, index=":", *, species=None):
     r"""Yield the frames of a structure file (a trajectory, or a file of one structure).
 

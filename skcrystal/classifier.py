@@ -13,9 +13,11 @@ from sklearn.utils import Bunch
 from skorch import NeuralNetClassifier
 from skorch.callbacks import EpochScoring
 from skorch.dataset import ValidSplit
-from torch import nn
 
-from . import _novelty
+from . import _network, _novelty
+from ._network import BATCH_SIZE, BatchNorm1d, ConvNet
+
+__all__ = ["PRECISIONS", "BatchNorm1d", "ConvNet", "CrystalClassifier"]
 
 #: Arithmetic of the training steps (``CrystalClassifier(precision=...)``).
 PRECISIONS = ("float32", "bfloat16")
@@ -24,135 +26,6 @@ PRECISIONS = ("float32", "bfloat16")
 def _encoded_accuracy(net, X, y):
     """Validation accuracy on the encoded labels skorch trains with."""
     return float(np.mean(net.predict_proba(X).argmax(axis=1) == np.asarray(y)))
-
-
-class BatchNorm1d(nn.BatchNorm1d):
-    """Batch normalisation that also takes a one-sample batch in training.
-
-    A batch of one has no batch statistics (torch raises); it is normalised with the running
-    statistics instead, and leaves them unchanged. That happens to the last batch of an epoch
-    whenever the training-set size is one more than a multiple of the batch size. (skorch's
-    ``iterator_train__drop_last=True`` avoids that batch too, but leaves out up to a batch of
-    images every epoch, and all of a training set smaller than one batch.)
-
-    Examples
-    --------
-    >>> import torch
-    >>> norm = BatchNorm1d(2)  # a new module is in training mode
-    >>> norm(torch.tensor([[1.0, 3.0]])).detach()
-    tensor([[1.0000, 3.0000]])
-    >>> norm.running_mean  # unchanged by the batch of one
-    tensor([0., 0.])
-    """
-
-    def forward(self, x):
-        """Normalise a batch; a batch of one in training with the running statistics.
-
-        Parameters
-        ----------
-        x : torch.Tensor of shape (n_samples, num_features)
-            The batch.
-
-        Returns
-        -------
-        torch.Tensor of shape (n_samples, num_features)
-            The normalised batch.
-
-        Examples
-        --------
-        >>> import torch
-        >>> BatchNorm1d(2).forward(torch.tensor([[1.0, 3.0], [3.0, 1.0]])).detach()
-        tensor([[-1.0000,  1.0000],
-                [ 1.0000, -1.0000]])
-        """
-        if self.training and x.shape[0] == 1:
-            return nn.functional.batch_norm(
-                x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps
-            )
-        return super().forward(x)
-
-
-class ConvNet(nn.Module):
-    """The ConvNet of Ziletti et al. (2018), Table 2.
-
-    Six 7 x 7 convolutions with "same" padding and ReLU (32, 32 filters, 2 x 2 max-pool,
-    16, 16, max-pool, 8, 8), then a fully connected layer of 128 units with ReLU, dropout
-    and batch normalisation, and a linear output of one logit per class (the softmax is the
-    loss's and ``predict_proba``'s).
-
-    Parameters
-    ----------
-    n_classes : int, default=7
-        Outputs, one logit per class.
-    n_channels : int, default=3
-        Channels of the input images.
-    n_pixels : int, default=64
-        Side of the (square) input images.
-    filters : tuple of int, default=(32, 32, 16, 16, 8, 8)
-        Filters of the six convolutions; a max-pool follows the second and the fourth.
-    kernel_size : int, default=7
-        Side of the square kernels of the convolutions.
-    hidden : int, default=128
-        Units of the fully connected layer.
-    dropout : float, default=0.25
-        Probability that dropout zeroes a unit of the fully connected layer in training.
-
-    Examples
-    --------
-    >>> net = ConvNet(n_classes=7, n_pixels=32)
-    >>> net(torch.zeros(2, 3, 32, 32)).shape
-    torch.Size([2, 7])
-    """
-
-    def __init__(
-        self,
-        n_classes=7,
-        n_channels=3,
-        n_pixels=64,
-        filters=(32, 32, 16, 16, 8, 8),
-        kernel_size=7,
-        hidden=128,
-        dropout=0.25,
-    ):
-        super().__init__()
-        layers, channels, side = [], n_channels, n_pixels
-        for index, width in enumerate(filters):
-            # nn.ReLU modules (not F.relu): attribution methods hook them.
-            layers += [nn.Conv2d(channels, width, kernel_size, padding="same"), nn.ReLU()]
-            channels = width
-            if index in (1, 3):
-                layers.append(nn.MaxPool2d(2))
-                side //= 2
-        self.features = nn.Sequential(*layers)
-        self.classifier = nn.Sequential(
-            nn.Flatten(),
-            nn.Linear(channels * side * side, hidden),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            BatchNorm1d(hidden),
-            nn.Linear(hidden, n_classes),
-        )
-
-    def forward(self, x):
-        """Logits of a batch of images.
-
-        Parameters
-        ----------
-        x : torch.Tensor of shape (n_samples, n_channels, n_pixels, n_pixels)
-            The images.
-
-        Returns
-        -------
-        torch.Tensor of shape (n_samples, n_classes)
-            One logit per class.
-
-        Examples
-        --------
-        >>> import torch
-        >>> ConvNet(n_classes=3, n_pixels=16).forward(torch.zeros(2, 3, 16, 16)).shape
-        torch.Size([2, 3])
-        """
-        return self.classifier(self.features(x))
 
 
 class CrystalClassifier(NeuralNetClassifier):
@@ -241,7 +114,7 @@ class CrystalClassifier(NeuralNetClassifier):
         optimizer=torch.optim.Adam,
         lr=1e-3,
         max_epochs=5,
-        batch_size=32,
+        batch_size=BATCH_SIZE,
         train_split=ValidSplit(10, stratified=True),  # noqa: B008 -- skorch's own idiom; it holds no state
         random_state=None,
         precision="float32",
@@ -459,28 +332,15 @@ class CrystalClassifier(NeuralNetClassifier):
 
     def _outputs(self, dataset):
         """Penultimate features (the input of the last linear layer), logits and targets."""
-        module = self.module_
-        last = [m for m in module.modules() if isinstance(m, nn.Linear)][-1]
-        captured = []
-        hook = last.register_forward_pre_hook(
-            lambda _, inputs: captured.append(inputs[0].detach().cpu())
-        )
-        logits, targets = [], []
-        training = module.training
-        try:
-            module.eval()
-            with torch.no_grad():
-                for batch, target in self.get_iterator(dataset, training=False):
-                    logits.append(module(batch.to(self.device)).float().cpu())
-                    targets.append(torch.as_tensor(target))
-        finally:
-            hook.remove()
-            module.train(training)
-        return (
-            torch.cat(captured).float().numpy().astype(np.float64),
-            torch.cat(logits).numpy().astype(np.float64),
-            torch.cat(targets).numpy(),
-        )
+        targets = []
+
+        def batches():
+            for batch, target in self.get_iterator(dataset, training=False):
+                targets.append(torch.as_tensor(target))
+                yield batch
+
+        features, logits = _network.outputs(self.module_, batches(), self.device)
+        return features, logits, torch.cat(targets).numpy()
 
     def score_samples(self, X):
         """Novelty score: higher means more like the training classes.
@@ -595,9 +455,7 @@ class CrystalClassifier(NeuralNetClassifier):
         """
         params = self.get_params_for("module")
         if hasattr(self, "label_encoder_"):
-            params.setdefault("n_classes", len(self.classes_))
-            params.setdefault("n_channels", self.image_shape_[0])
-            params.setdefault("n_pixels", self.image_shape_[1])
+            params = _network.module_params(params, len(self.classes_), self.image_shape_)
         self.module_ = self.initialized_instance(self.module, params)
         return self
 
@@ -694,7 +552,9 @@ class CrystalClassifier(NeuralNetClassifier):
         labels[unknown] = self.unknown_label
         return labels
 
-    def predict_uncertainty(self, X, n_passes=30, random_state=None, *, n_samples="deprecated"):
+    def predict_uncertainty(
+        self, X, n_passes=_network.N_PASSES, random_state=None, *, n_samples="deprecated"
+    ):
         """Monte-Carlo-dropout probabilities and their uncertainty.
 
         Dropout stays active at prediction (batch normalisation does not) and each image is
@@ -743,37 +603,16 @@ class CrystalClassifier(NeuralNetClassifier):
             raise ValueError(f"n_passes must be a positive integer, got {n_passes!r}.")
         self.check_is_fitted()
         X = self._check_images(X)
-        module = self.module_
-        modes = {m: m.training for m in module.modules()}
-        dataset = self.get_dataset(X)
-        try:
-            module.eval()
-            for m in module.modules():
-                if isinstance(m, nn.Dropout):
-                    m.train()
-            with torch.random.fork_rng(devices=[]), torch.no_grad():
-                if random_state is not None:
-                    torch.manual_seed(random_state)
-                passes = []
-                for _ in range(n_passes):
-                    batches = [
-                        torch.softmax(module(batch[0].to(self.device)), dim=1).cpu()
-                        for batch in self.get_iterator(dataset, training=False)
-                    ]
-                    passes.append(torch.cat(batches).numpy())
-        finally:
-            for m, training in modes.items():
-                m.train(training)
-        passes = np.stack(passes)
-        mean = passes.mean(axis=0)
-        entropy = -(mean * np.log(np.clip(mean, 1e-12, None))).sum(axis=1)
-        expected = -(passes * np.log(np.clip(passes, 1e-12, None))).sum(axis=2).mean(axis=0)
-        return Bunch(
-            proba=mean,
-            std=passes.std(axis=0),
-            predictive_entropy=entropy,
-            mutual_information=entropy - expected,
+        # Plain slices, not skorch's DataLoader, which draws from the seeded generator: the
+        # masks are then those of the command line's --uncertainty.
+        passes = _network.dropout_passes(
+            self.module_,
+            lambda: _network.batches(X, self.batch_size),
+            n_passes,
+            random_state,
+            self.device,
         )
+        return Bunch(**_network.uncertainty(passes))
 
     @staticmethod
     def _check_images(X):

@@ -397,19 +397,22 @@ def _device_problem(device):
 def _classify(args):
     from tqdm import tqdm
 
+    from . import _saved_model
+    from ._inputs import check_sequence
     from ._readers import _SEVERAL_FRAMES, _TYPES_ONLY
-    from .pretrained import load_pretrained
 
-    model = load_pretrained(args.model, device=args.device)
+    # The saved model's own parts, not load_pretrained's pipeline: classifying files needs
+    # neither scikit-learn nor skorch, and importing them is half of a cold start.
+    model = _saved_model.read(args.model, device=args.device, n_jobs=args.jobs)
     if args.no_unknown:
-        model.named_steps["classifier"].set_params(unknown_label=None)
-    fingerprint = model.named_steps["fingerprint"].set_params(n_jobs=args.jobs)
-    predict = _Predictor(fingerprint, model.named_steps["classifier"], args)
+        model.unknown_label = None
+    fingerprint = model.fingerprinter
+    predict = _Predictor(model, args)
     species = {kind: z for part in args.species or [] for kind, z in part.items()} or None
     records, good, by_frame = [], [], {}
     # Each file is first read (in the worker processes) as one structure, as an estimator
     # reads it; those that are several frames, or need --species, are then read frame by frame.
-    results = fingerprint.clusters_or_errors(args.paths)
+    results = fingerprint.clusters_or_errors(check_sequence(args.paths))
     progress = tqdm(
         results, total=len(args.paths), desc="reading", unit="file", file=sys.stderr, disable=None
     )
@@ -459,8 +462,8 @@ def _classify_frames(path, fingerprint, predict, args, species, several):
     from joblib import effective_n_jobs
     from tqdm import tqdm
 
+    from ._errors import StructureError
     from ._readers import _frames, _selection
-    from .io import StructureError
 
     selection, wanted = _selection(args.frames if several else ":")
     per_batch = _FRAMES_PER_JOB * effective_n_jobs(args.jobs)
@@ -509,9 +512,8 @@ def _classify_frames(path, fingerprint, predict, args, species, several):
 class _Predictor:
     """Fills rows with the model's answers (and spglib's) for structures read and canonicalised."""
 
-    def __init__(self, fingerprint, classifier, args):
-        self.fingerprint = fingerprint
-        self.classifier = classifier
+    def __init__(self, model, args):
+        self.model = model
         self.uncertainty = args.uncertainty
         self.baseline = None
         if args.baseline:
@@ -525,31 +527,29 @@ class _Predictor:
             return
         from scipy.special import softmax
 
-        classifier = self.classifier
-        images = self.fingerprint.render([cluster for _, cluster, _ in good])
-        reject = classifier.unknown_label is not None and hasattr(classifier, "novelty_")
-        if reject:
-            features, logits = classifier._scored(images)
-            proba, score = softmax(logits, axis=1), classifier.novelty_.score(features, logits)
-        else:
-            proba = classifier.predict_proba(images)
-        extra = classifier.predict_uncertainty(images, random_state=0) if self.uncertainty else None
+        model = self.model
+        images = model.fingerprinter.render([cluster for _, cluster, _ in good])
+        features, logits = model.scored(images)
+        proba = softmax(logits, axis=1)
+        reject = model.unknown_label is not None and model.novelty is not None
+        score = model.novelty.score(features, logits) if reject else None
+        extra = model.uncertainty(images) if self.uncertainty else None
         spglib = self.baseline.predict([item for _, _, item in good]) if self.baseline else None
         for i, (row, _, _) in enumerate(good):
             best = int(proba[i].argmax())
-            row["label"] = str(classifier.classes_[best])
+            row["label"] = str(model.classes[best])
             if reject:
                 row["nearest"] = row["label"]
                 row["score"] = round(float(score[i]), 4)
-                if score[i] < classifier.offset_:
-                    row["label"] = str(classifier.unknown_label)
+                if score[i] < model.offset:
+                    row["label"] = str(model.unknown_label)
             row["probability"] = round(float(proba[i, best]), 6)
             row["probabilities"] = {
-                str(c): round(float(p), 6) for c, p in zip(classifier.classes_, proba[i])
+                str(c): round(float(p), 6) for c, p in zip(model.classes, proba[i])
             }
             if extra is not None:
-                row["mutual_information"] = round(float(extra.mutual_information[i]), 6)
-                row["predictive_entropy"] = round(float(extra.predictive_entropy[i]), 6)
+                row["mutual_information"] = round(float(extra["mutual_information"][i]), 6)
+                row["predictive_entropy"] = round(float(extra["predictive_entropy"][i]), 6)
             if spglib is not None:
                 row["spglib"] = str(spglib[i])
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import traceback
 import warnings
 from numbers import Integral, Real
 
@@ -12,15 +9,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 
-from . import _cluster, _diffraction
 from ._cluster import Cluster  # noqa: F401 -- public here: clusters() returns it, render() takes it
-from ._transport import _portable
-from .io import StructureError, check_sequence, to_crystal
+from ._fingerprinter import Fingerprinter, _as_structure_error
+from .io import check_sequence
 
-#: Cells more skewed than this (product of the lattice vectors' lengths over the cell volume;
-#: 1 for a rectangular cell, 1.15 for a hexagonal one) are replaced by their LLL-reduced cell
-#: before the canonical-cell search (see ``_compact_cell``). Ordinary cells are passed as given.
-REDUCE_SKEW = 50.0
 #: The warning of ``on_error="nan"`` / ``"skip"`` spells out at most this many errors (all
 #: of them are returned by ``transform_with_errors``).
 MAX_ERRORS_SHOWN = 10
@@ -325,11 +317,12 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         ((1, 3, 32, 32), [1])
         """
         self._check_params()
-        if self.on_error == "raise":
-            return self.render(self.clusters(X)), []
+        fingerprinter = self.fingerprinter()
         items = check_sequence(X)
+        if self.on_error == "raise":
+            return fingerprinter.render(fingerprinter.clusters(items)), []
         good, errors = [], []
-        for index, (item, result) in enumerate(zip(items, self._clusters_or_errors(items))):
+        for index, (item, result) in enumerate(zip(items, fingerprinter.clusters_or_errors(items))):
             if isinstance(result, BaseException):
                 errors.append(_as_structure_error(result, index, item))
             else:
@@ -337,12 +330,32 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         n = self.n_pixels
         images = np.empty((0, 3, n, n), dtype=np.float32)
         if good:
-            images = self.render([cluster for _, cluster in good])
+            images = fingerprinter.render([cluster for _, cluster in good])
         if self.on_error == "nan":
             full = np.full((len(items), 3, n, n), np.nan, dtype=np.float32)
             full[[index for index, _ in good]] = images
             images = full
         return images, errors
+
+    def fingerprinter(self):
+        """The computation of this transformer, for its parameters as they are now.
+
+        Its parameters are not checked here (:meth:`fit` and :meth:`transform` check them).
+
+        Returns
+        -------
+        skcrystal._fingerprinter.Fingerprinter
+            A frozen record of the parameters (all but ``on_error``), with the methods that
+            read, canonicalise and render without scikit-learn.
+
+        Examples
+        --------
+        >>> DiffractionFingerprint(n_pixels=32).fingerprinter().n_pixels
+        32
+        """
+        params = self.get_params()
+        del params["on_error"]
+        return Fingerprinter(**params)
 
     def _error_summary(self, errors, n_items):
         fate = "are all NaN" if self.on_error == "nan" else "were dropped"
@@ -385,16 +398,7 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         >>> len(cluster.numbers), round(cluster.scale, 4)  # atoms; Fe-Fe distance in Angstrom
         (259, 2.4855)
         """
-        clusters = []
-        with contextlib.closing(self._clusters_or_errors(check_sequence(X))) as results:
-            for result in results:
-                worker_traceback = getattr(result, "_worker_traceback", None)
-                if worker_traceback is not None:
-                    raise result from worker_traceback
-                if isinstance(result, BaseException):
-                    raise result
-                clusters.append(result)
-        return clusters
+        return self.fingerprinter().clusters(check_sequence(X))
 
     def clusters_or_errors(self, X):
         """Like :meth:`clusters`, but a bad item gives its error instead of raising it.
@@ -421,44 +425,7 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         >>> [type(result).__name__ for result in fp.clusters_or_errors([iron, "missing.cif"])]
         ['Cluster', 'StructureError']
         """
-        return self._clusters_or_errors(check_sequence(X))
-
-    def _clusters_or_errors(self, items):
-        from joblib import Parallel, delayed
-
-        n_atoms, shift = self.target_n_atoms, self.atomic_number_shift
-        # A failure of an item before it is sent off stays here (it may not pickle).
-        failures = {}
-
-        def jobs():
-            for index, item in enumerate(items):
-                try:
-                    # A pymatgen Structure travels to a worker as arrays.
-                    payload = _portable(item)
-                except Exception as failure:  # noqa: BLE001 -- reported with its item
-                    failures[index] = failure
-                    yield delayed(_nothing)()
-                else:
-                    yield delayed(_cluster_or_error)(payload, index, n_atoms, shift)
-
-        results = Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs())
-        try:
-            for index, item in enumerate(items):
-                # The limit only while an item is computed (in this process, if serial): the
-                # consumer may do anything between two items, e.g. run another generator.
-                with _one_blas_thread():
-                    result = next(results)
-                result = failures.pop(index, result)
-                if isinstance(result, StructureError):
-                    # Named after the item of X, not after what travelled to the worker.
-                    result = _as_structure_error(result, index, item)
-                yield result
-        finally:
-            # Stopped early (an error raised, or the consumer gave up): cancel the rest.
-            # joblib then warns that tasks went unused, which is the point here.
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", category=UserWarning, message=".*tasks")
-                results.close()
+        return self.fingerprinter().clusters_or_errors(check_sequence(X))
 
     def render(self, clusters):
         """Images of canonical clusters: the patterns summed per axis, masked and scaled.
@@ -484,15 +451,7 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         >>> bool((fp.render(clusters) == fp.transform([iron])).all())
         True
         """
-        n = self.n_pixels
-        intensity = self.patterns(clusters)
-        image = intensity.reshape(len(clusters), 3, 2, n, n).sum(axis=2)
-        centre = (n - 1) / 2
-        i, j = np.meshgrid(np.arange(n) - centre, np.arange(n) - centre, indexing="ij")
-        image[:, :, np.hypot(i, j) <= self.beam_stop_radius] = 0.0
-        low = image.min(axis=(1, 2, 3), keepdims=True)
-        span = image.max(axis=(1, 2, 3), keepdims=True) - low
-        return ((image - low) / np.where(span > 0, span, 1.0)).astype(np.float32)
+        return self.fingerprinter().render(clusters)
 
     def patterns(self, clusters):
         """Diffraction patterns ``Omega |F|^2`` of canonical clusters, before any scaling.
@@ -518,124 +477,7 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         >>> bool((patterns[0, 5] == np.rot90(patterns[0, 4], k=-1)).all())  # -45 is +45 turned
         True
         """
-        import torch
-
-        device = torch.device(self.device)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(
-                f"device={self.device!r} was asked for, but torch sees no CUDA device."
-            )
-        h, solid_angle = _diffraction.detector(
-            self.wavelength, self.detector_distance, self.pixel_size, self.n_pixels
-        )
-        pixels = h.reshape(-1, 3)
-        rotations = _diffraction.rotations(self.rotation_angle)
-        # Turned by -angle about the beam is turned by +angle, then by -2 angle: where that is
-        # a quarter turn, the square detector maps onto itself and the last pattern is the
-        # one before it, turned on the detector (a sixth of the work saved).
-        quarter_turn = _diffraction.is_quarter_turn(2 * self.rotation_angle)
-        if quarter_turn:
-            rotations = rotations[:5]
-        q = 2 * np.pi * np.concatenate([pixels @ rot for rot in rotations])
-        q = torch.as_tensor(q, dtype=torch.float32, device=device)
-        s = np.linalg.norm(pixels, axis=1) / 2
-        out = np.empty((len(clusters), len(rotations), len(s)), dtype=np.float32)
-        atoms = [_kernel_atoms(cluster) for cluster in clusters]
-        for use_compiled, indices in self._kernel_groups(atoms, device):
-            for start in range(0, len(indices), self.batch_size):
-                chunk = indices[start : start + self.batch_size]
-                batch = [(clusters[i], atoms[i]) for i in chunk]
-                out[chunk] = self._batch_intensities(batch, q, s, device, use_compiled)
-        n = self.n_pixels
-        out = (out * solid_angle.reshape(1, 1, -1)).reshape(len(clusters), len(rotations), n, n)
-        if quarter_turn:
-            turned = np.rot90(out[:, 4], k=-round(2 * self.rotation_angle / 90), axes=(1, 2))
-            out = np.concatenate([out, turned[:, None]], axis=1)
-        return out
-
-    def _kernel_groups(self, atoms, device):
-        """``(compiled?, indices)`` of the clusters, grouped by the kernel that renders them.
-
-        ``atoms`` holds the :func:`_kernel_atoms` of each cluster.
-
-        The compiled kernel takes clusters of one species and one region (with several, its
-        fused loop is slower than the eager kernel), one padded size per group so that each
-        batch has one shape; the eager kernel takes the rest, in order.
-        """
-        shapes = {}
-        if device.type == "cpu" and self.compile not in (False, "auto"):
-            for index, (kinds, _, region, keep, _, _) in enumerate(atoms):
-                if len(kinds) == 1 and not region.any():
-                    size = _diffraction.pad_atoms(int(keep.sum()))
-                    shapes.setdefault(size, []).append(index)
-            shapes = {k: v for k, v in shapes.items() if _diffraction.reserve_compiled_shape(k)}
-        compiled = {i for indices in shapes.values() for i in indices}
-        eager = [i for i in range(len(atoms)) if i not in compiled]
-        groups = [(True, np.array(indices)) for indices in shapes.values()]
-        return groups + ([(False, np.array(eager))] if eager else [])
-
-    def _batch_intensities(self, batch, q, s, device, use_compiled):
-        """``|F|^2`` of each cluster at every (orientation, pixel): shape ``(b, r, n_pixels**2)``.
-
-        ``batch`` holds ``(cluster, its _kernel_atoms)`` pairs.
-        """
-        import torch
-
-        n_species = max(len(kinds) for _, (kinds, *_) in batch)
-        n_regions = max(len(copies) for _, (*_, copies) in batch)
-        n_atoms = max(int(keep.sum()) for _, (_, _, _, keep, _, _) in batch)
-        if use_compiled:
-            n_atoms = _diffraction.pad_atoms(n_atoms)
-        # One column per (region, species): the atoms of a region add up coherently, the
-        # regions incoherently.
-        positions = np.zeros((len(batch), n_atoms, 3), dtype=np.float32)
-        weights = np.zeros((len(batch), n_atoms, n_regions * n_species), dtype=np.float32)
-        sine_weights = np.zeros_like(weights)
-        factors = np.zeros((len(batch), n_species, len(s)), dtype=np.float32)
-        counts = np.zeros((len(batch), n_regions), dtype=np.float32)
-        for b, (cluster, (kinds, inverse, region, keep, paired, copies)) in enumerate(batch):
-            counts[b, : len(copies)] = copies
-            rows = np.arange(int(keep.sum()))
-            columns = (region * n_species + inverse)[keep]
-            positions[b, rows] = cluster.positions[keep]
-            weights[b, rows, columns] = np.where(paired[keep], 2.0, 1.0)
-            sine_weights[b, rows, columns] = np.where(paired[keep], 0.0, 1.0)
-            factors[b, : len(kinds)] = _diffraction.form_factors(
-                _diffraction.shifted(kinds, self.atomic_number_shift), s
-            )
-        positions = torch.as_tensor(positions, device=device)
-        weights = torch.as_tensor(weights, device=device)
-        sine_weights = torch.as_tensor(sine_weights, device=device)
-        with torch.no_grad():
-            if use_compiled:
-                real, imag = self._compiled_sums(q, positions, weights, sine_weights)
-            else:
-                real, imag = _diffraction.phase_sums_eager(q, positions, weights, sine_weights)
-        # (b, 6 * pixels, regions * species) -> weight each species by its form factor at the
-        # pixel, square per region, sum the regions (each as often as it was copied).
-        n_pix = len(s)
-        shape = (len(batch), q.shape[0] // n_pix, n_pix, n_regions, n_species)
-        real = real.cpu().numpy().reshape(shape)
-        imag = imag.cpu().numpy().reshape(shape)
-        f = factors.transpose(0, 2, 1)[:, None, :, None, :]
-        intensity = (real * f).sum(-1) ** 2 + (imag * f).sum(-1) ** 2
-        return (intensity * counts[:, None, None, :]).sum(-1)
-
-    def _compiled_sums(self, q, positions, weights, sine_weights):
-        import torch
-
-        try:
-            kernel = _diffraction.compiled_phase_sums()
-            pairs = [kernel(q, *arrays) for arrays in zip(positions, weights, sine_weights)]
-        except Exception as error:  # noqa: BLE001 -- any compiler failure: fall back
-            warnings.warn(
-                f"torch.compile of the fingerprint kernel failed ({type(error).__name__}: "
-                f"{error}); using the eager kernel. Pass compile=False to skip the attempt.",
-                RuntimeWarning,
-                stacklevel=4,
-            )
-            return _diffraction.phase_sums_eager(q, positions, weights, sine_weights)
-        return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
+        return self.fingerprinter().patterns(clusters)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -644,135 +486,3 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         tags.transformer_tags.preserves_dtype = []
         tags.non_deterministic = False
         return tags
-
-
-def _kernel_atoms(cluster):
-    """What the kernel needs of a cluster's atoms, worked out once per cluster.
-
-    Returns ``(kinds, species, region, keep, paired, copies)``: the atomic numbers present,
-    each atom's index into them and its region; the atoms that are summed, and those of them
-    that stand for an inversion pair (:func:`skcrystal._diffraction.inversion_pairs`); and
-    how many times each region's pattern counts. The regions of a pristine crystal are
-    copies of one another: one of them is summed, counted once per copy.
-    """
-    kinds, species = np.unique(cluster.numbers, return_inverse=True)
-    region = np.zeros(len(species), int) if cluster.regions is None else cluster.regions
-    copies = np.ones(int(region.max()) + 1)
-    summed = np.ones(len(species), bool)
-    if cluster.regions is not None:
-        for later, earlier in _copied_regions(cluster.positions, species, region).items():
-            copies[earlier] += 1
-            copies[later] = 0
-            summed[region == later] = False
-    keep, paired = _diffraction.inversion_pairs(cluster.positions, region * len(kinds) + species)
-    return kinds, species, region, keep & summed, paired & summed, copies
-
-
-def _copied_regions(positions, species, region):
-    """``{region: the earlier region it copies}``: the same atoms, to a negligible distance."""
-    copied, seen = {}, []
-    for r in range(int(region.max()) + 1):
-        atoms, kinds = positions[region == r], species[region == r]
-        order = np.lexsort((*np.round(atoms, 6).T[::-1], kinds))
-        atoms, kinds = atoms[order], kinds[order]
-        for earlier, (other_atoms, other_kinds) in seen:
-            if np.array_equal(kinds, other_kinds) and np.allclose(
-                atoms, other_atoms, rtol=0, atol=_diffraction.SAME_POSITION
-            ):
-                copied[r] = earlier
-                break
-        else:
-            seen.append((r, (atoms, kinds)))
-    return copied
-
-
-def _one_blas_thread():
-    """Context in which numpy's BLAS runs on one thread, for the canonical clusters.
-
-    Their matrix products are small, one thread does them as fast, and OpenBLAS threads left
-    spinning after them slow down the torch kernel that follows: on 2 cores, 5.3 instead of
-    3.2 ms per crystal (``benchmarks/bench_fingerprint.py``).
-    """
-    return _blas_controller().limit(limits=1, user_api="blas")
-
-
-@functools.cache
-def _blas_controller():
-    """threadpoolctl's view of the loaded BLAS libraries (finding them takes milliseconds)."""
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
-def _as_structure_error(error, index, item):
-    """``error`` as a :class:`StructureError` naming item ``index`` (wrapped if unexpected)."""
-    if isinstance(error, StructureError):
-        if error.index == index and error.item is item:
-            return error
-        wrapped = StructureError(error.reason, index=index, item=item)
-        # The same error, named after the caller's item: keep its cause, not the copy.
-        wrapped.__cause__ = error.__cause__
-        wrapped.__suppress_context__ = True
-        return wrapped
-    text = str(error).strip()
-    wrapped = StructureError(
-        f"unexpected {type(error).__name__}" + (f": {text}" if text else ""), index=index, item=item
-    )
-    wrapped.__cause__ = error
-    return wrapped
-
-
-def _nothing():
-    """The job of an item that failed before it was sent off."""
-
-
-def _cluster_or_error(item, index, n_atoms, shift):
-    try:
-        return _one_cluster(item, index, n_atoms, shift)
-    except Exception as error:  # noqa: BLE001 -- handed back to be reported with its item
-        if not isinstance(error, StructureError):
-            # A traceback does not survive the way back from a worker process; its text does.
-            with contextlib.suppress(Exception):
-                error._worker_traceback = _WorkerTraceback(traceback.format_exc())
-        return error
-
-
-class _WorkerTraceback(Exception):
-    """The traceback of an unexpected error in a worker, shown as the cause of the error."""
-
-    def __str__(self):
-        return "\n" + self.args[0]
-
-
-def _one_cluster(item, index, n_atoms, shift):
-    """Read, check and canonicalise one item (runs in a joblib worker)."""
-    crystal = to_crystal(item, index)
-    numbers = crystal.numbers
-    missing = _diffraction.missing_form_factors(numbers, shift)
-    if missing:
-        raise StructureError(
-            f"no X-ray form factor for atomic number(s) {missing} + atomic_number_shift "
-            f"({shift}); tabulated atomic numbers are 1 to 98",
-            index=index,
-            item=item,
-        )
-    cell, frac_coords = _compact_cell(crystal)
-    return _cluster.canonical_cluster(cell, frac_coords, numbers, n_atoms)
-
-
-def _compact_cell(crystal):
-    """Lattice and fractional coordinates to hand to :mod:`skcrystal._cluster`.
-
-    The input cell, unless it is skewed past :data:`REDUCE_SKEW`: then the crystal's
-    LLL-reduced cell (same lattice, same Cartesian positions, atoms wrapped into it), whose
-    skew is at most about 3. The canonical cluster does not depend on the cell, but the steps
-    of :mod:`skcrystal._cluster` that work in the given cell (folding atoms, finding the atom
-    nearest its middle) lose precision in cells as skewed as ``(a, b + 1000 a, c)``.
-    """
-    cell, frac_coords = crystal.cell, crystal.frac_coords
-    skew = np.prod(np.linalg.norm(cell, axis=1)) / abs(np.linalg.det(cell))
-    if skew <= REDUCE_SKEW:
-        return cell, frac_coords
-    reduced = crystal.reduced_cell
-    frac = np.linalg.solve(reduced.T, (frac_coords @ cell).T).T
-    return reduced, frac - np.floor(frac)

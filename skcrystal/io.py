@@ -42,11 +42,15 @@ from __future__ import annotations
 
 import sys
 import types
+from collections.abc import Mapping
+from numbers import Integral
+
+from sklearn.utils._param_validation import validate_params
 
 from . import _readers
 from ._errors import StructureError, describe
 from ._inputs import check_sequence, to_crystal, to_structure, to_structures
-from ._readers import ASE_FIRST_BYTES, MAX_FILE_BYTES, read_frames
+from ._readers import ASE_FIRST_BYTES, MAX_FILE_BYTES
 from ._structures import (
     MAX_ATOMIC_NUMBER,
     MAX_FRACTIONAL,
@@ -73,6 +77,16 @@ __all__ = [
     "to_structure",
     "to_structures",
 ]
+
+read_frames = validate_params(
+    {
+        # Checked by hand in the function: the message names the type that was given.
+        "path": "no_validation",
+        "index": [str, Integral, slice],
+        "species": [None, Mapping],
+    },
+    prefer_skip_nested_validation=True,
+)(_readers.read_frames)
 
 #: The limits a user may set here (``skcrystal.io.MAX_FILE_BYTES = ...``), and the module
 #: that reads them.

@@ -9,19 +9,12 @@ from __future__ import annotations
 
 import json
 import time
-from importlib import resources
 from numbers import Integral
 from pathlib import Path
 
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-#: Folder of the shipped model inside the package.
-SHIPPED = "data/pretrained"
-WEIGHTS = "weights.pt"
-METADATA = "model.json"
-#: Arrays of the fitted novelty score (``numpy.savez``; loaded without pickle).
-NOVELTY = "novelty.npz"
-
+from ._saved_model import METADATA, NOVELTY, WEIGHTS
 
 #: Defects of the augmented recipe, each applied to an equal share of half the crystals:
 #: vacancy fractions, Gaussian displacements (Angstrom per component) and correlated thermal
@@ -172,10 +165,8 @@ def train_pretrained(
 
     The shipped model's ``info``, stored with it by :func:`save_pretrained`:
 
-    >>> import json
-    >>> from importlib import resources
-    >>> metadata = resources.files("skcrystal") / SHIPPED / METADATA
-    >>> info = json.loads(metadata.read_text())["info"]
+    >>> from skcrystal._saved_model import read
+    >>> info = read().metadata["info"]
     >>> info["n_per_class"], info["max_epochs"], info["novelty"]["n_per_class"]
     (1500, 5, 600)
     """
@@ -406,15 +397,14 @@ def load_pretrained(directory=None, *, device="cpu"):
     >>> model.predict([iron]).tolist()
     ['bcc']
     """
-    import numpy as np
-    import torch
     from sklearn.preprocessing import LabelEncoder
 
+    from . import _saved_model
     from .classifier import CrystalClassifier
     from .fingerprint import DiffractionFingerprint
 
-    folder = Path(directory) if directory is not None else resources.files("skcrystal") / SHIPPED
-    metadata = json.loads((folder / METADATA).read_text())
+    saved = _saved_model.read(directory, device=device)
+    metadata = saved.metadata
     module_params = {
         f"module__{key}": tuple(value) if isinstance(value, list) else value
         for key, value in metadata["module"].items()
@@ -430,18 +420,13 @@ def load_pretrained(directory=None, *, device="cpu"):
         else {"unknown_label": None}
     )
     classifier = CrystalClassifier(device=device, **reject, **module_params)
-    classifier.label_encoder_ = LabelEncoder().fit(np.array(metadata["classes"]))
+    classifier.label_encoder_ = LabelEncoder().fit(saved.classes)
     classifier.image_shape_ = tuple(metadata["image_shape"])
     classifier.initialize_for_prediction()
-    with (folder / WEIGHTS).open("rb") as handle:
-        state = torch.load(handle, map_location=device, weights_only=True)
-    classifier.module_.load_state_dict(state)
+    classifier.module_.load_state_dict(saved.module.state_dict())
     classifier.module_.eval()
     if novelty:
-        from ._novelty import from_state
-
-        with (folder / NOVELTY).open("rb") as handle, np.load(handle, allow_pickle=False) as arrays:
-            classifier.novelty_ = from_state(novelty["score"], dict(arrays))
-        classifier.offset_ = float(novelty["offset"])
+        classifier.novelty_ = saved.novelty
+        classifier.offset_ = saved.offset
     fingerprint = DiffractionFingerprint(device=device, **metadata["fingerprint"])
     return _pipeline(fingerprint, classifier)

@@ -186,7 +186,7 @@ def test_patterns_match_a_direct_float64_sum_over_all_six_rotations(angle, make,
     # At 45 and 90 degrees the last pattern is the one before it turned on the detector
     # (computed once, not twice); at 30 degrees it is computed. A centrosymmetric cluster is
     # summed over inversion pairs. Every way, it must be the direct sum over all atoms.
-    from skcrystal.fingerprint import _kernel_atoms
+    from skcrystal._fingerprinter import _kernel_atoms
 
     fp = DiffractionFingerprint(compile=False, rotation_angle=angle)
     [cluster] = fp.clusters([make()])

@@ -28,7 +28,7 @@ from sklearn.utils.estimator_checks import (
 )
 
 from skcrystal import DiffractionFingerprint, StructureError
-from skcrystal.fingerprint import _kernel_atoms
+from skcrystal._fingerprinter import _kernel_atoms
 
 FAST = {
     "n_pixels": 32,
@@ -155,7 +155,11 @@ def test_auto_renders_with_the_eager_kernel_however_many_crystals(monkeypatch):
     [cluster] = DiffractionFingerprint().clusters([CRYSTALS["fcc"][0]])
     atoms = [_kernel_atoms(cluster)] * 5000
     for compile_ in ("auto", False):
-        groups = DiffractionFingerprint(compile=compile_)._kernel_groups(atoms, torch.device("cpu"))
+        groups = (
+            DiffractionFingerprint(compile=compile_)
+            .fingerprinter()
+            ._kernel_groups(atoms, torch.device("cpu"))
+        )
         assert [(compiled, len(indices)) for compiled, indices in groups] == [(False, 5000)]
     assert not _diffraction._compiled_shapes
 
@@ -168,7 +172,11 @@ def test_compiled_and_eager_transforms_agree(monkeypatch):
     structures = [CRYSTALS[name][0] for name in ("fcc", "hcp")]
     clusters = DiffractionFingerprint().clusters(structures)
     atoms = [_kernel_atoms(cluster) for cluster in clusters]
-    groups = DiffractionFingerprint(compile=True)._kernel_groups(atoms, torch.device("cpu"))
+    groups = (
+        DiffractionFingerprint(compile=True)
+        .fingerprinter()
+        ._kernel_groups(atoms, torch.device("cpu"))
+    )
     assert all(compiled for compiled, _ in groups)
     eager = DiffractionFingerprint(compile=False).transform(structures)
     with warnings.catch_warnings(record=True) as caught:
@@ -258,20 +266,24 @@ def test_the_compiled_kernel_takes_one_species_one_region_and_few_sizes(monkeypa
     monkeypatch.setattr(_diffraction, "_compiled_shapes", set())
     monkeypatch.setattr(_diffraction, "MAX_COMPILED_SHAPES", 1)
     atoms = [_kernel_atoms(cluster) for cluster in clusters]
-    groups = DiffractionFingerprint(compile=True)._kernel_groups(atoms, torch.device("cpu"))
+    groups = (
+        DiffractionFingerprint(compile=True)
+        .fingerprinter()
+        ._kernel_groups(atoms, torch.device("cpu"))
+    )
     # One size fits under the cap: the 300-atom cluster takes the eager kernel with the rest.
     assert [(compiled, indices.tolist()) for compiled, indices in groups] == [
         (True, [0]),
         (False, [1, 2, 3]),
     ]
-    auto = DiffractionFingerprint()._kernel_groups(atoms, torch.device("cpu"))
+    auto = DiffractionFingerprint().fingerprinter()._kernel_groups(atoms, torch.device("cpu"))
     assert [(compiled, indices.tolist()) for compiled, indices in auto] == [(False, [0, 1, 2, 3])]
 
 
 def test_copies_of_a_region_are_summed_once_and_counted_per_copy(monkeypatch):
     from pymatgen.core import Lattice, Structure
 
-    from skcrystal import fingerprint
+    from skcrystal import _fingerprinter
 
     # A pristine box wide enough for eight regions: every region is the same cluster. The
     # same box with every atom nudged by 1e-3 Angstrom has no two regions alike.
@@ -290,7 +302,7 @@ def test_copies_of_a_region_are_summed_once_and_counted_per_copy(monkeypatch):
     assert hot[-1].tolist() == [1] * 8
     # Unscaled patterns: a region counted once instead of eight times would show.
     patterns = fp.patterns(clusters)
-    monkeypatch.setattr(fingerprint, "_copied_regions", lambda *args: {})
+    monkeypatch.setattr(_fingerprinter, "_copied_regions", lambda *args: {})
     expected = fp.patterns(clusters)
     np.testing.assert_allclose(patterns, expected, rtol=0, atol=1e-6 * expected.max())
 

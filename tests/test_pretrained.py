@@ -1,5 +1,6 @@
 """Saving and loading models: same predictions, and no code runs on load."""
 
+import json
 import pickle
 import subprocess
 import sys
@@ -243,6 +244,25 @@ def test_loading_to_predict_builds_no_optimizer_and_imports_no_compiler():
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
     ).stdout
     assert output.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("change", ["missing", "unknown"])
+def test_a_model_file_without_the_fingerprint_parameters_is_refused(tmp_path, change):
+    import shutil
+
+    from skcrystal._saved_model import METADATA, folder, read
+
+    shutil.copytree(folder(), tmp_path, dirs_exist_ok=True)
+    metadata = json.loads((tmp_path / METADATA).read_text())
+    if change == "missing":
+        del metadata["fingerprint"]["n_pixels"]
+    else:
+        metadata["fingerprint"]["pixels"] = 64
+    (tmp_path / METADATA).write_text(json.dumps(metadata))
+    with pytest.raises(ValueError, match=f"{change} \\['n_pixels'\\]|{change} \\['pixels'\\]"):
+        read(tmp_path)
+    with pytest.raises(ValueError, match="'fingerprint' entry"):
+        load_pretrained(tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,10 @@ from ._transport import _portable
 #: 1 for a rectangular cell, 1.15 for a hexagonal one) are replaced by their LLL-reduced cell
 #: before the canonical-cell search (see ``_compact_cell``). Ordinary cells are passed as given.
 REDUCE_SKEW = 50.0
+#: About this many clusters are rendered together when this process renders them all
+#: (rounded up to whole batches, so that the batches are those of a single
+#: :meth:`Fingerprinter.render` call of every cluster).
+RENDERED_TOGETHER = 256
 
 
 @dataclass(frozen=True)
@@ -73,11 +77,8 @@ class Fingerprinter:
         clusters = []
         with contextlib.closing(self.clusters_or_errors(items)) as results:
             for result in results:
-                worker_traceback = getattr(result, "_worker_traceback", None)
-                if worker_traceback is not None:
-                    raise result from worker_traceback
                 if isinstance(result, BaseException):
-                    raise result
+                    raise_error(result)
                 clusters.append(result)
         return clusters
 
@@ -94,31 +95,72 @@ class Fingerprinter:
         skcrystal._cluster.Cluster or Exception
             A bad item's error is a :class:`~skcrystal.io.StructureError` naming it.
         """
+        return self._in_jobs(items, 1, render=False)
+
+    def images_or_errors(self, items):
+        """For each item, in order, its image or the exception it raised.
+
+        With ``n_jobs`` processes on a CPU, each process reads, canonicalises and renders
+        its share of the items: rendering in this process alone would leave the others
+        waiting for it. Otherwise the clusters are rendered here, :data:`RENDERED_TOGETHER`
+        at a time, in batches as :meth:`render` makes them.
+
+        Parameters
+        ----------
+        items : list
+            Structures, ASE Atoms or paths (a checked sequence).
+
+        Yields
+        ------
+        ndarray of shape (3, n_pixels, n_pixels) or Exception
+            A bad item's error is a :class:`~skcrystal.io.StructureError` naming it.
+        """
+        from joblib import effective_n_jobs
+
+        workers = effective_n_jobs(self.n_jobs)
+        if workers > 1 and str(self.device).split(":")[0] == "cpu":
+            size = max(1, min(self.batch_size, -(-len(items) // workers)))
+            yield from self._in_jobs(items, size, render=True)
+            return
+        together = self.batch_size * -(-RENDERED_TOGETHER // self.batch_size)
+        pending, good = [], []
+        with contextlib.closing(self.clusters_or_errors(items)) as results:
+            for result in results:
+                pending.append(result)
+                if not isinstance(result, BaseException):
+                    good.append(result)
+                if len(good) == together:
+                    yield from _in_place(pending, self.render(good))
+                    pending, good = [], []
+        yield from _in_place(pending, self.render(good) if good else [])
+
+    def _in_jobs(self, items, size, *, render):
+        """Each item's cluster (its image if ``render``) or error, ``size`` items per job."""
         from joblib import Parallel, delayed
 
-        n_atoms, shift = self.target_n_atoms, self.atomic_number_shift
         # A failure of an item before it is sent off stays here (it may not pickle).
         failures = {}
 
         def jobs():
-            for index, item in enumerate(items):
-                try:
-                    # A pymatgen Structure travels to a worker as arrays.
-                    payload = _portable(item)
-                except Exception as failure:  # noqa: BLE001 -- reported with its item
-                    failures[index] = failure
-                    yield delayed(_nothing)()
-                else:
-                    yield delayed(_cluster_or_error)(payload, index, n_atoms, shift)
+            for start in range(0, len(items), size):
+                chunk = []
+                for index in range(start, min(start + size, len(items))):
+                    try:
+                        # A pymatgen Structure travels to a worker as arrays.
+                        chunk.append((index, _portable(items[index])))
+                    except Exception as failure:  # noqa: BLE001 -- reported with its item
+                        failures[index] = failure
+                yield delayed(_job)(self, chunk, render)
 
         results = Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs())
         try:
             for index, item in enumerate(items):
-                # The limit only while an item is computed (in this process, if serial): the
-                # consumer may do anything between two items, e.g. run another generator.
-                with _one_blas_thread():
-                    result = next(results)
-                result = failures.pop(index, result)
+                if index % size == 0:
+                    # The limit only while a job runs (in this process, if serial): the
+                    # consumer may do anything between two items, e.g. run another generator.
+                    with _one_blas_thread():
+                        done = next(results)
+                result = failures.pop(index, None) or done.pop(index)
                 if isinstance(result, StructureError):
                     # Named after the item of X, not after what travelled to the worker.
                     result = _as_structure_error(result, index, item)
@@ -342,6 +384,14 @@ def _blas_controller():
     return ThreadpoolController()
 
 
+def raise_error(error):
+    """Raise an item's error, with the traceback of the worker that met it if unexpected."""
+    worker_traceback = getattr(error, "_worker_traceback", None)
+    if worker_traceback is not None:
+        raise error from worker_traceback
+    raise error
+
+
 def _as_structure_error(error, index, item):
     """``error`` as a :class:`StructureError` naming item ``index`` (wrapped if unexpected)."""
     if isinstance(error, StructureError):
@@ -360,13 +410,38 @@ def _as_structure_error(error, index, item):
     return wrapped
 
 
-def _nothing():
-    """The job of an item that failed before it was sent off."""
+def _job(fingerprinter, chunk, render):
+    """``{index: cluster, image or error}`` of the ``(index, item)`` pairs of one job."""
+    n_atoms, shift = fingerprinter.target_n_atoms, fingerprinter.atomic_number_shift
+    done = {index: _cluster_or_error(item, index, n_atoms, shift) for index, item in chunk}
+    good = [index for index, result in done.items() if not isinstance(result, BaseException)]
+    if render and good:
+        try:
+            images = fingerprinter.render([done[index] for index in good])
+        except Exception:  # noqa: BLE001 -- each cluster alone, to pin the error on its item
+            images = [_guarded(fingerprinter.render, [done[index]]) for index in good]
+            images = [
+                result if isinstance(result, BaseException) else result[0] for result in images
+            ]
+        done.update(zip(good, images))
+    return done
+
+
+def _in_place(pending, images):
+    """``pending`` with its clusters replaced by their images, in order; errors stay."""
+    images = iter(images)
+    for result in pending:
+        yield result if isinstance(result, BaseException) else next(images)
 
 
 def _cluster_or_error(item, index, n_atoms, shift):
+    return _guarded(_one_cluster, item, index, n_atoms, shift)
+
+
+def _guarded(function, *args):
+    """``function(*args)``, or the exception it raised."""
     try:
-        return _one_cluster(item, index, n_atoms, shift)
+        return function(*args)
     except Exception as error:  # noqa: BLE001 -- handed back to be reported with its item
         if not isinstance(error, StructureError):
             # A traceback does not survive the way back from a worker process; its text does.

@@ -412,7 +412,7 @@ def _classify(args):
     records, good, by_frame = [], [], {}
     # Each file is first read (in the worker processes) as one structure, as an estimator
     # reads it; those that are several frames, or need --species, are then read frame by frame.
-    results = fingerprint.clusters_or_errors(check_sequence(args.paths))
+    results = fingerprint.images_or_errors(check_sequence(args.paths))
     progress = tqdm(
         results, total=len(args.paths), desc="reading", unit="file", file=sys.stderr, disable=None
     )
@@ -425,8 +425,8 @@ def _classify(args):
             records[-1]["error"] = _message(result)
         else:
             good.append((records[-1], result, path))
-            # Classified in chunks: the worker processes read the next files meanwhile, and
-            # the clusters of a million files are not all held at once.
+            # Classified in chunks: the worker processes read and render the next files
+            # meanwhile, and the images of a million files are not all held at once.
             if len(good) == _FILES_PER_CHUNK:
                 predict(good)
                 good = []
@@ -449,7 +449,7 @@ def _classify(args):
     return 1 if any("error" in row for row in rows) else 0
 
 
-#: Files classified together while the worker processes read the next ones.
+#: Files classified together while the worker processes read and render the next ones.
 _FILES_PER_CHUNK = 256
 #: Frames read, fingerprinted and classified together, per worker process (and at most
 #: this many atoms in all): the frames of a trajectory are not all held at once.
@@ -472,7 +472,7 @@ def _classify_frames(path, fingerprint, predict, args, species, several):
 
     def flush():
         if batch:
-            results = fingerprint.clusters_or_errors([frame for _, frame in batch])
+            results = fingerprint.images_or_errors([frame for _, frame in batch])
             good = []
             for (row, frame), result in zip(batch, results):
                 if isinstance(result, Exception):
@@ -510,7 +510,7 @@ def _classify_frames(path, fingerprint, predict, args, species, several):
 
 
 class _Predictor:
-    """Fills rows with the model's answers (and spglib's) for structures read and canonicalised."""
+    """Fills rows with the model's answers (and spglib's) for the images of structures."""
 
     def __init__(self, model, args):
         self.model = model
@@ -522,13 +522,15 @@ class _Predictor:
             self.baseline = SpglibBaseline().fit()
 
     def __call__(self, good):
-        """``good``: ``(row, cluster, item)`` for each structure; the item is a path or a frame."""
+        """``good``: ``(row, image, item)`` for each structure; the item is a path or a frame."""
         if not good:
             return
         from scipy.special import softmax
 
         model = self.model
-        images = model.fingerprinter.render([cluster for _, cluster, _ in good])
+        import numpy as np
+
+        images = np.stack([image for _, image, _ in good])
         features, logits = model.scored(images)
         proba = softmax(logits, axis=1)
         reject = model.unknown_label is not None and model.novelty is not None

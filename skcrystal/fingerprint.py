@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from numbers import Integral, Real
 
@@ -10,7 +11,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 
 from ._cluster import Cluster  # noqa: F401 -- public here: clusters() returns it, render() takes it
-from ._fingerprinter import Fingerprinter, _as_structure_error
+from ._fingerprinter import Fingerprinter, _as_structure_error, raise_error
 from .io import check_sequence
 
 #: The warning of ``on_error="nan"`` / ``"skip"`` spells out at most this many errors (all
@@ -66,8 +67,9 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
     batch_size : int, default=32
         Crystals per kernel call; bounds memory (about 100 MB per 32 crystals on CPU).
     n_jobs : int, default=None
-        Processes that build the canonical clusters (joblib semantics: ``None`` is one,
-        ``-1`` all cores).
+        Processes that read the structures and build their canonical clusters (joblib
+        semantics: ``None`` is one, ``-1`` all cores). On a CPU they render the images too,
+        up to ``batch_size`` crystals at a time, each on one thread.
     compile : {"auto", True, False}, default="auto"
         ``True`` compiles the CPU kernel with ``torch.compile`` (needs a C++ compiler; falls
         back to the eager kernel with a warning if compilation fails) for clusters of one
@@ -319,18 +321,19 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         self._check_params()
         fingerprinter = self.fingerprinter()
         items = check_sequence(X)
-        if self.on_error == "raise":
-            return fingerprinter.render(fingerprinter.clusters(items)), []
         good, errors = [], []
-        for index, (item, result) in enumerate(zip(items, fingerprinter.clusters_or_errors(items))):
-            if isinstance(result, BaseException):
-                errors.append(_as_structure_error(result, index, item))
-            else:
-                good.append((index, result))
+        with contextlib.closing(fingerprinter.images_or_errors(items)) as results:
+            for index, (item, result) in enumerate(zip(items, results)):
+                if isinstance(result, BaseException):
+                    if self.on_error == "raise":
+                        raise_error(result)
+                    errors.append(_as_structure_error(result, index, item))
+                else:
+                    good.append((index, result))
         n = self.n_pixels
         images = np.empty((0, 3, n, n), dtype=np.float32)
         if good:
-            images = fingerprinter.render([cluster for _, cluster in good])
+            images = np.stack([image for _, image in good])
         if self.on_error == "nan":
             full = np.full((len(items), 3, n, n), np.nan, dtype=np.float32)
             full[[index for index, _ in good]] = images

@@ -144,6 +144,70 @@ def test_parallel_and_batched_runs_match_serial():
     np.testing.assert_allclose(parallel, serial, atol=1e-6)
 
 
+def test_worker_processes_render_their_own_images():
+    # The calling process would otherwise render every image while the workers wait: it
+    # never needs torch then.
+    code = (
+        "import sys; from pymatgen.core import Lattice, Structure; "
+        "from skcrystal import DiffractionFingerprint; "
+        "fe = Structure(Lattice.cubic(2.87), ['Fe', 'Fe'], [[0, 0, 0], [0.5, 0.5, 0.5]]); "
+        "images = DiffractionFingerprint(n_pixels=32, pixel_size=8e-4, n_jobs=2).transform([fe] * 4); "
+        "print(images.shape, 'torch' in sys.modules)"
+    )
+    import subprocess
+    import sys
+
+    output = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    assert output.split()[-1] == "False" and "(4, 3, 32, 32)" in output
+
+
+def test_items_that_fail_before_they_are_sent_keep_their_places(monkeypatch):
+    from skcrystal import _fingerprinter
+
+    portable = _fingerprinter._portable
+
+    def refuse_strings(item):
+        if isinstance(item, str):
+            raise TypeError(f"cannot send {item}")
+        return portable(item)
+
+    monkeypatch.setattr(_fingerprinter, "_portable", refuse_strings)
+    fe = CRYSTALS["bcc"][0]
+    # Two workers, jobs of three items: the whole first job fails before it is sent.
+    X = ["a", "b", "c", fe, "d", fe]
+    images, errors = DiffractionFingerprint(**FAST, n_jobs=2, on_error="nan").transform_with_errors(
+        X
+    )
+    assert [error.index for error in errors] == [0, 1, 2, 4]
+    assert all("cannot send" in error.reason for error in errors)
+    assert np.isnan(images[[0, 1, 2, 4]]).all()
+    serial = DiffractionFingerprint(**FAST).transform([fe])[0]
+    np.testing.assert_allclose(images[[3, 5]], [serial, serial], atol=1e-6)
+
+
+def test_a_rendering_failure_in_a_job_is_pinned_on_its_item(monkeypatch):
+    from skcrystal import _fingerprinter
+
+    fingerprinter = DiffractionFingerprint(**FAST).fingerprinter()
+    fcc, bcc = CRYSTALS["fcc"][0], CRYSTALS["bcc"][0]
+    render = _fingerprinter.Fingerprinter.render
+
+    def fails_for_fcc(self, clusters):
+        if any(29 in c.numbers for c in clusters):  # copper, the fcc crystal
+            raise FloatingPointError("kernel overflow")
+        return render(self, clusters)
+
+    monkeypatch.setattr(_fingerprinter.Fingerprinter, "render", fails_for_fcc)
+    done = _fingerprinter._job(fingerprinter, [(0, bcc), (1, fcc), (2, "missing.cif")], True)
+    assert isinstance(done[1], FloatingPointError) and "kernel overflow" in str(
+        done[1]._worker_traceback
+    )
+    assert isinstance(done[2], StructureError)
+    np.testing.assert_array_equal(done[0], render(fingerprinter, fingerprinter.clusters([bcc]))[0])
+
+
 @pytest.mark.skipif(
     not any(shutil.which(c) for c in ("c++", "g++", "clang++")),
     reason="torch.compile needs a C++ compiler on CPU",

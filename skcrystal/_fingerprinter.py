@@ -117,8 +117,8 @@ class Fingerprinter:
         """
         from joblib import effective_n_jobs
 
-        workers = effective_n_jobs(self.n_jobs)
-        if workers > 1 and str(self.device).split(":")[0] == "cpu":
+        if self.renders_in_workers():
+            workers = effective_n_jobs(self.n_jobs)
             size = max(1, min(self.batch_size, -(-len(items) // workers)))
             yield from self._in_jobs(items, size, render=True)
             return
@@ -133,6 +133,18 @@ class Fingerprinter:
                     yield from _in_place(pending, self.render(good))
                     pending, good = [], []
         yield from _in_place(pending, self.render(good) if good else [])
+
+    def renders_in_workers(self):
+        """Whether :meth:`images_or_errors` renders in the worker processes.
+
+        Returns
+        -------
+        bool
+            ``True`` with several processes (``n_jobs``) on a CPU.
+        """
+        from joblib import effective_n_jobs
+
+        return effective_n_jobs(self.n_jobs) > 1 and _on_cpu(self.device)
 
     def _in_jobs(self, items, size, *, render):
         """Each item's cluster (its image if ``render``) or error, ``size`` items per job."""
@@ -425,6 +437,50 @@ def _job(fingerprinter, chunk, render):
             ]
         done.update(zip(good, images))
     return done
+
+
+def start_workers(n_jobs, device):
+    """Start the worker processes of a :class:`Fingerprinter` now, and their imports.
+
+    A worker's first job imports numpy, pymatgen and (to render on a CPU) torch, seconds of
+    work that the caller can overlap with its own: call this first, do that work, then
+    exhaust what this returns before the first :meth:`Fingerprinter.images_or_errors`
+    (joblib stops the workers of a run that is dropped unfinished).
+
+    Parameters
+    ----------
+    n_jobs : int or None
+        The fingerprinter's ``n_jobs``.
+    device : str or torch.device
+        Its ``device``.
+
+    Returns
+    -------
+    iterator
+        Nothing of interest; exhausted once every worker has done its imports.
+    """
+    from joblib import Parallel, delayed, effective_n_jobs
+
+    workers = effective_n_jobs(n_jobs)
+    if workers == 1:
+        return iter(())
+    render = _on_cpu(device)
+    return Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_imports)(render) for _ in range(workers)
+    )
+
+
+def _on_cpu(device):
+    """Whether ``device`` (a name or a torch.device) is the CPU."""
+    return str(device).split(":")[0] == "cpu"
+
+
+def _imports(render):
+    """What a worker's jobs import, done ahead of them (see ``Fingerprinter.start_workers``)."""
+    from . import _inputs  # noqa: F401 -- pymatgen and the readers
+
+    if render:
+        import torch  # noqa: F401
 
 
 def _in_place(pending, images):

@@ -6,6 +6,7 @@ Heavy modules are imported inside the commands, so ``skcrystal --help`` answers 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -397,13 +398,19 @@ def _device_problem(device):
 def _classify(args):
     from tqdm import tqdm
 
-    from . import _saved_model
+    from ._fingerprinter import start_workers
     from ._inputs import check_sequence
     from ._readers import _SEVERAL_FRAMES, _TYPES_ONLY
+
+    # The workers import what they need while this process imports torch.
+    starting = start_workers(args.jobs, args.device)
+    from . import _saved_model
 
     # The saved model's own parts, not load_pretrained's pipeline: classifying files needs
     # neither scikit-learn nor skorch, and importing them is half of a cold start.
     model = _saved_model.read(args.model, device=args.device, n_jobs=args.jobs)
+    for _ in starting:
+        pass
     if args.no_unknown:
         model.unknown_label = None
     fingerprint = model.fingerprinter
@@ -449,8 +456,9 @@ def _classify(args):
     return 1 if any("error" in row for row in rows) else 0
 
 
-#: Files classified together while the worker processes read and render the next ones.
-_FILES_PER_CHUNK = 256
+#: Files classified together while the worker processes read and render the next ones (the
+#: last chunk is classified after the workers are done: a small one ends the run sooner).
+_FILES_PER_CHUNK = 64
 #: Frames read, fingerprinted and classified together, per worker process (and at most
 #: this many atoms in all): the frames of a trajectory are not all held at once.
 _FRAMES_PER_JOB = 16
@@ -525,17 +533,17 @@ class _Predictor:
         """``good``: ``(row, image, item)`` for each structure; the item is a path or a frame."""
         if not good:
             return
+        import numpy as np
         from scipy.special import softmax
 
         model = self.model
-        import numpy as np
-
         images = np.stack([image for _, image, _ in good])
-        features, logits = model.scored(images)
+        with _network_threads(model):
+            features, logits = model.scored(images)
+            extra = model.uncertainty(images) if self.uncertainty else None
         proba = softmax(logits, axis=1)
         reject = model.unknown_label is not None and model.novelty is not None
         score = model.novelty.score(features, logits) if reject else None
-        extra = model.uncertainty(images) if self.uncertainty else None
         spglib = self.baseline.predict([item for _, _, item in good]) if self.baseline else None
         for i, (row, _, _) in enumerate(good):
             best = int(proba[i].argmax())
@@ -554,6 +562,20 @@ class _Predictor:
                 row["predictive_entropy"] = round(float(extra["predictive_entropy"][i]), 6)
             if spglib is not None:
                 row["spglib"] = str(spglib[i])
+
+
+@contextlib.contextmanager
+def _network_threads(model):
+    """One torch thread while the worker processes render: they keep the cores busy."""
+    import torch
+
+    threads = torch.get_num_threads()
+    if model.fingerprinter.renders_in_workers():
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _message(error):

@@ -163,6 +163,23 @@ def test_worker_processes_render_their_own_images():
     assert output.split()[-1] == "False" and "(4, 3, 32, 32)" in output
 
 
+def _torch_imported():
+    import sys
+
+    return "torch" in sys.modules
+
+
+def test_workers_started_ahead_have_done_their_imports():
+    from joblib import Parallel, delayed
+
+    from skcrystal._fingerprinter import start_workers
+
+    assert list(start_workers(None, "cpu")) == []
+    assert len(list(start_workers(2, "cpu"))) == 2
+    # The same (reused) processes then run the jobs.
+    assert all(Parallel(n_jobs=2)(delayed(_torch_imported)() for _ in range(4)))
+
+
 def test_items_that_fail_before_they_are_sent_keep_their_places(monkeypatch):
     from skcrystal import _fingerprinter
 

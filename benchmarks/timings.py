@@ -9,7 +9,8 @@ to a temporary folder, then times, over ``--repeats`` runs (medians printed):
 - the command line, ``skcrystal classify --jobs 2 --format csv`` on all files (one run, in a
   fresh process: includes start-up and model loading);
 - the cold start of ``skcrystal classify --format csv`` (default settings, fresh processes,
-  wall time) on one CIF and on 100 files.
+  wall time) on one CIF and on 100 files, beside ``python -c "import torch"``, the floor of
+  any run that classifies (the machine's speed drifts; this row says how fast it was).
 
     python benchmarks/timings.py [--n-files 1000] [--repeats 3]
 
@@ -92,6 +93,10 @@ def main():
         )
         cif = next(path for path in paths if path.endswith(".cif"))
         cold = {
+            '`python -c "import torch"` (for comparison)': timed(
+                lambda: subprocess.run([sys.executable, "-c", "import torch"], check=True),
+                args.repeats,
+            ),
             "one CIF": timed(
                 lambda: subprocess.run([*command, cif], check=True, capture_output=True),
                 args.repeats,

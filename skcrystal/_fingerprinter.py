@@ -122,6 +122,8 @@ class Fingerprinter:
             size = max(1, min(self.batch_size, -(-len(items) // workers)))
             yield from self._in_jobs(items, size, render=True)
             return
+        # A device that cannot be used is the caller's error, not every item's.
+        self._torch_device()
         together = self.batch_size * -(-RENDERED_TOGETHER // self.batch_size)
         pending, good = [], []
         with contextlib.closing(self.clusters_or_errors(items)) as results:
@@ -130,9 +132,20 @@ class Fingerprinter:
                 if not isinstance(result, BaseException):
                     good.append(result)
                 if len(good) == together:
-                    yield from _in_place(pending, self.render(good))
+                    yield from _in_place(pending, _images_or_errors(self, good))
                     pending, good = [], []
-        yield from _in_place(pending, self.render(good) if good else [])
+        yield from _in_place(pending, _images_or_errors(self, good))
+
+    def _torch_device(self):
+        """``device`` as a torch.device; a ValueError if it is a CUDA device torch cannot see."""
+        import torch
+
+        device = torch.device(self.device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(
+                f"device={self.device!r} was asked for, but torch sees no CUDA device."
+            )
+        return device
 
     def renders_in_workers(self):
         """Whether :meth:`images_or_errors` renders in the worker processes.
@@ -220,11 +233,7 @@ class Fingerprinter:
         """
         import torch
 
-        device = torch.device(self.device)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(
-                f"device={self.device!r} was asked for, but torch sees no CUDA device."
-            )
+        device = self._torch_device()
         h, solid_angle = _diffraction.detector(
             self.wavelength, self.detector_distance, self.pixel_size, self.n_pixels
         )
@@ -426,17 +435,21 @@ def _job(fingerprinter, chunk, render):
     """``{index: cluster, image or error}`` of the ``(index, item)`` pairs of one job."""
     n_atoms, shift = fingerprinter.target_n_atoms, fingerprinter.atomic_number_shift
     done = {index: _cluster_or_error(item, index, n_atoms, shift) for index, item in chunk}
-    good = [index for index, result in done.items() if not isinstance(result, BaseException)]
-    if render and good:
-        try:
-            images = fingerprinter.render([done[index] for index in good])
-        except Exception:  # noqa: BLE001 -- each cluster alone, to pin the error on its item
-            images = [_guarded(fingerprinter.render, [done[index]]) for index in good]
-            images = [
-                result if isinstance(result, BaseException) else result[0] for result in images
-            ]
-        done.update(zip(good, images))
+    if render:
+        good = [index for index, result in done.items() if not isinstance(result, BaseException)]
+        done.update(zip(good, _images_or_errors(fingerprinter, [done[index] for index in good])))
     return done
+
+
+def _images_or_errors(fingerprinter, clusters):
+    """The image of each cluster, rendered together, or the error of rendering it alone."""
+    if not clusters:
+        return []
+    try:
+        return list(fingerprinter.render(clusters))
+    except Exception:  # noqa: BLE001 -- each cluster alone, to pin the error on its item
+        images = [_guarded(fingerprinter.render, [cluster]) for cluster in clusters]
+        return [image if isinstance(image, BaseException) else image[0] for image in images]
 
 
 def start_workers(n_jobs, device):
@@ -484,7 +497,7 @@ def _imports(render):
 
 
 def _in_place(pending, images):
-    """``pending`` with its clusters replaced by their images, in order; errors stay."""
+    """``pending`` with its clusters replaced by their images (or errors), in order."""
     images = iter(images)
     for result in pending:
         yield result if isinstance(result, BaseException) else next(images)

@@ -127,14 +127,17 @@ def test_berkelium_and_californium_take_the_heaviest_form_factor():
     )
 
 
-def test_cuda_without_a_gpu_is_a_clear_error():
+@pytest.mark.parametrize("on_error", ["raise", "nan"])
+def test_cuda_without_a_gpu_is_a_clear_error(on_error):
     pytest.importorskip("torch")
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is present")
+    # The caller's error, not each item's (with "nan" it is not a warning and NaN rows).
+    fingerprint = DiffractionFingerprint(**FAST, device="cuda", on_error=on_error)
     with pytest.raises(ValueError, match="CUDA"):
-        DiffractionFingerprint(**FAST, device="cuda").transform([CRYSTALS["fcc"][0]])
+        fingerprint.transform([CRYSTALS["fcc"][0]])
 
 
 def test_parallel_and_batched_runs_match_serial():
@@ -202,6 +205,27 @@ def test_items_that_fail_before_they_are_sent_keep_their_places(monkeypatch):
     assert np.isnan(images[[0, 1, 2, 4]]).all()
     serial = DiffractionFingerprint(**FAST).transform([fe])[0]
     np.testing.assert_allclose(images[[3, 5]], [serial, serial], atol=1e-6)
+
+
+def test_a_rendering_failure_in_this_process_costs_only_its_item(monkeypatch):
+    from skcrystal import _fingerprinter
+
+    render = _fingerprinter.Fingerprinter.render
+
+    def fails_for_copper(self, clusters):
+        if any(29 in c.numbers for c in clusters):
+            raise FloatingPointError("kernel overflow")
+        return render(self, clusters)
+
+    monkeypatch.setattr(_fingerprinter.Fingerprinter, "render", fails_for_copper)
+    X = [CRYSTALS["bcc"][0], CRYSTALS["fcc"][0], CRYSTALS["bcc"][0]]
+    fingerprint = DiffractionFingerprint(**FAST, on_error="nan")
+    images, errors = fingerprint.transform_with_errors(X)
+    assert [error.index for error in errors] == [1]
+    assert "unexpected FloatingPointError: kernel overflow" in errors[0].reason
+    assert np.isfinite(images[[0, 2]]).all() and np.isnan(images[1]).all()
+    with pytest.raises(FloatingPointError, match="kernel overflow"):
+        fingerprint.set_params(on_error="raise").transform(X)
 
 
 def test_a_rendering_failure_in_a_job_is_pinned_on_its_item(monkeypatch):

@@ -198,17 +198,7 @@ class Fingerprinter:
                 results.close()
 
     def render(self, clusters):
-        """Images of canonical clusters (:meth:`skcrystal.DiffractionFingerprint.render`).
-
-        Parameters
-        ----------
-        clusters : list of skcrystal._cluster.Cluster
-            The clusters.
-
-        Returns
-        -------
-        ndarray of shape (n_clusters, 3, n_pixels, n_pixels), float32
-        """
+        """Images of canonical clusters: :meth:`skcrystal.DiffractionFingerprint.render`."""
         n = self.n_pixels
         intensity = self.patterns(clusters)
         image = intensity.reshape(len(clusters), 3, 2, n, n).sum(axis=2)
@@ -220,17 +210,7 @@ class Fingerprinter:
         return ((image - low) / np.where(span > 0, span, 1.0)).astype(np.float32)
 
     def patterns(self, clusters):
-        """Unscaled patterns of clusters (:meth:`skcrystal.DiffractionFingerprint.patterns`).
-
-        Parameters
-        ----------
-        clusters : list of skcrystal._cluster.Cluster
-            The clusters.
-
-        Returns
-        -------
-        ndarray of shape (n_clusters, 6, n_pixels, n_pixels)
-        """
+        """Patterns before any scaling: :meth:`skcrystal.DiffractionFingerprint.patterns`."""
         import torch
 
         device = self._torch_device()

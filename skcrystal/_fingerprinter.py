@@ -115,10 +115,8 @@ class Fingerprinter:
         ndarray of shape (3, n_pixels, n_pixels) or Exception
             A bad item's error is a :class:`~skcrystal.io.StructureError` naming it.
         """
-        from joblib import effective_n_jobs
-
-        if self.renders_in_workers():
-            workers = effective_n_jobs(self.n_jobs)
+        if self.renders_in_workers(len(items)):
+            workers = worker_count(self.n_jobs, len(items))
             size = max(1, min(self.batch_size, -(-len(items) // workers)))
             yield from self._in_jobs(items, size, render=True)
             return
@@ -147,17 +145,20 @@ class Fingerprinter:
             )
         return device
 
-    def renders_in_workers(self):
-        """Whether :meth:`images_or_errors` renders in the worker processes.
+    def renders_in_workers(self, n_items):
+        """Whether :meth:`images_or_errors` renders ``n_items`` items in worker processes.
+
+        Parameters
+        ----------
+        n_items : int
+            Items to read.
 
         Returns
         -------
         bool
-            ``True`` with several processes (``n_jobs``) on a CPU.
+            ``True`` with several processes (:func:`worker_count`) on a CPU.
         """
-        from joblib import effective_n_jobs
-
-        return effective_n_jobs(self.n_jobs) > 1 and _on_cpu(self.device)
+        return worker_count(self.n_jobs, n_items) > 1 and _on_cpu(self.device)
 
     def _in_jobs(self, items, size, *, render):
         """Each item's cluster (its image if ``render``) or error, ``size`` items per job."""
@@ -177,7 +178,8 @@ class Fingerprinter:
                         failures[index] = failure
                 yield delayed(_job)(self, chunk, render)
 
-        results = Parallel(n_jobs=self.n_jobs, return_as="generator")(jobs())
+        n_jobs = worker_count(self.n_jobs, -(-len(items) // size))
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs())
         try:
             for index, item in enumerate(items):
                 if index % size == 0:
@@ -432,7 +434,33 @@ def _images_or_errors(fingerprinter, clusters):
         return [image if isinstance(image, BaseException) else image[0] for image in images]
 
 
-def start_workers(n_jobs, device):
+def worker_count(n_jobs, n_items):
+    """Processes that read ``n_items`` items: ``n_jobs``, but no more than there are items.
+
+    Parameters
+    ----------
+    n_jobs : int or None
+        As in joblib.
+    n_items : int
+        Items to read (or jobs to run).
+
+    Returns
+    -------
+    int
+        1 (this process, no worker started) for a single item: a worker process imports
+        numpy, pymatgen and torch, seconds that only several items repay.
+
+    Examples
+    --------
+    >>> worker_count(-1, 1), worker_count(None, 10), worker_count(2, 10)
+    (1, 1, 2)
+    """
+    from joblib import effective_n_jobs
+
+    return max(1, min(effective_n_jobs(n_jobs), n_items))
+
+
+def start_workers(n_jobs, device, n_items):
     """Start the worker processes of a :class:`Fingerprinter` now, and their imports.
 
     A worker's first job imports numpy, pymatgen and (to render on a CPU) torch, seconds of
@@ -446,19 +474,21 @@ def start_workers(n_jobs, device):
         The fingerprinter's ``n_jobs``.
     device : str or torch.device
         Its ``device``.
+    n_items : int
+        Items it will read: :func:`worker_count` workers are started.
 
     Returns
     -------
     iterator
         Nothing of interest; exhausted once every worker has done its imports.
     """
-    from joblib import Parallel, delayed, effective_n_jobs
+    from joblib import Parallel, delayed
 
-    workers = effective_n_jobs(n_jobs)
+    workers = worker_count(n_jobs, n_items)
     if workers == 1:
         return iter(())
     render = _on_cpu(device)
-    return Parallel(n_jobs=n_jobs, return_as="generator")(
+    return Parallel(n_jobs=workers, return_as="generator")(
         delayed(_imports)(render) for _ in range(workers)
     )
 
@@ -469,7 +499,7 @@ def _on_cpu(device):
 
 
 def _imports(render):
-    """What a worker's jobs import, done ahead of them (see ``Fingerprinter.start_workers``)."""
+    """What a worker's jobs import, done ahead of them (see :func:`start_workers`)."""
     from . import _inputs  # noqa: F401 -- pymatgen and the readers
 
     if render:

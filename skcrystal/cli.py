@@ -403,7 +403,7 @@ def _classify(args):
     from ._readers import _SEVERAL_FRAMES, _TYPES_ONLY
 
     # The workers import what they need while this process imports torch.
-    starting = start_workers(args.jobs, args.device)
+    starting = start_workers(args.jobs, args.device, len(args.paths))
     from . import _saved_model
 
     # The saved model's own parts, not load_pretrained's pipeline: classifying files needs
@@ -414,7 +414,7 @@ def _classify(args):
     if args.no_unknown:
         model.unknown_label = None
     fingerprint = model.fingerprinter
-    predict = _Predictor(model, args)
+    predict = _Predictor(model, args, fingerprint.renders_in_workers(len(args.paths)))
     species = {kind: z for part in args.species or [] for kind, z in part.items()} or None
     records, good, by_frame = [], [], {}
     # Each file is first read (in the worker processes) as one structure, as an estimator
@@ -518,10 +518,14 @@ def _classify_frames(path, fingerprint, predict, args, species, several):
 
 
 class _Predictor:
-    """Fills rows with the model's answers (and spglib's) for the images of structures."""
+    """Fills rows with the model's answers (and spglib's) for the images of structures.
 
-    def __init__(self, model, args):
+    ``workers_render``: whether worker processes render images meanwhile.
+    """
+
+    def __init__(self, model, args, workers_render):
         self.model = model
+        self.workers_render = workers_render
         self.uncertainty = args.uncertainty
         self.baseline = None
         if args.baseline:
@@ -538,7 +542,7 @@ class _Predictor:
 
         model = self.model
         images = np.stack([image for _, image, _ in good])
-        with _network_threads(model):
+        with _network_threads(self.workers_render):
             features, logits = model.scored(images)
             extra = model.uncertainty(images) if self.uncertainty else None
         proba = softmax(logits, axis=1)
@@ -565,12 +569,12 @@ class _Predictor:
 
 
 @contextlib.contextmanager
-def _network_threads(model):
+def _network_threads(workers_render):
     """One torch thread while the worker processes render: they keep the cores busy."""
     import torch
 
     threads = torch.get_num_threads()
-    if model.fingerprinter.renders_in_workers():
+    if workers_render:
         torch.set_num_threads(1)
     try:
         yield

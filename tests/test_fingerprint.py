@@ -1,5 +1,6 @@
 """DiffractionFingerprint as a scikit-learn transformer."""
 
+import os
 import pickle
 import shutil
 import warnings
@@ -166,6 +167,23 @@ def test_worker_processes_render_their_own_images():
     assert output.split()[-1] == "False" and "(4, 3, 32, 32)" in output
 
 
+def test_a_single_item_is_read_and_rendered_here_whatever_n_jobs(monkeypatch):
+    from skcrystal import _fingerprinter
+
+    def here(item, index, n_atoms, shift):
+        raise RuntimeError(f"read in {os.getpid()}")
+
+    # Worker processes import the module afresh: only this process sees the patch.
+    monkeypatch.setattr(_fingerprinter, "_one_cluster", here)
+    fingerprinter = DiffractionFingerprint(**FAST, n_jobs=2).fingerprinter()
+    fe = CRYSTALS["bcc"][0]
+    assert not fingerprinter.renders_in_workers(1) and fingerprinter.renders_in_workers(2)
+    (alone,) = fingerprinter.images_or_errors([fe])
+    assert f"read in {os.getpid()}" in str(alone)
+    # Two items: each in a worker, which reads it with the module unpatched.
+    assert all(image.shape == (3, 32, 32) for image in fingerprinter.images_or_errors([fe] * 2))
+
+
 def _torch_imported():
     import sys
 
@@ -177,8 +195,10 @@ def test_workers_started_ahead_have_done_their_imports():
 
     from skcrystal._fingerprinter import start_workers
 
-    assert list(start_workers(None, "cpu")) == []
-    assert len(list(start_workers(2, "cpu"))) == 2
+    assert list(start_workers(None, "cpu", 4)) == []
+    # One item is read here: a worker would import for seconds to read it.
+    assert list(start_workers(2, "cpu", 1)) == []
+    assert len(list(start_workers(2, "cpu", 4))) == 2
     # The same (reused) processes then run the jobs.
     assert all(Parallel(n_jobs=2)(delayed(_torch_imported)() for _ in range(4)))
 

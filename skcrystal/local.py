@@ -428,8 +428,10 @@ class LocalClassifier(BaseEstimator):
         (['fcc'], (108,), {'fcc'})
         """
         import torch
-        from joblib import Parallel, delayed, effective_n_jobs
+        from joblib import Parallel, delayed
         from tqdm.auto import tqdm
+
+        from ._fingerprinter import worker_count
 
         self._validate_params()
         fingerprint, classifier = self._model()
@@ -459,10 +461,11 @@ class LocalClassifier(BaseEstimator):
             for start in range(0, len(centres), CHUNK_REGIONS):
                 yield from neighbourhoods.around(centres[start : start + CHUNK_REGIONS], radius)
 
-        workers = effective_n_jobs(self.n_jobs) > 1
+        n_jobs = worker_count(self.n_jobs, len(centres))
+        workers = n_jobs > 1
         with (
             _torch_threads() as threads,
-            Parallel(n_jobs=self.n_jobs, return_as="generator") as parallel,
+            Parallel(n_jobs=n_jobs, return_as="generator") as parallel,
         ):
             # A generator: the workers carve the next regions while this process renders and
             # classifies the last ones.

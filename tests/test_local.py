@@ -1,5 +1,7 @@
 """Local classification: the lattice of a finite region, region clusters, LocalClassifier, CLI."""
 
+import os
+
 import ase.io
 import numpy as np
 import pytest
@@ -145,6 +147,20 @@ def test_the_main_process_threads_are_restored(model):
     iron = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]]) * 6
     LocalClassifier(model, stride=17.0, n_jobs=2).classify(iron)
     assert torch.get_num_threads() == before
+
+
+def test_a_single_region_is_carved_here_whatever_n_jobs(model, monkeypatch):
+    from skcrystal import local
+
+    def here(relative, members, numbers, n_atoms):
+        return RuntimeError(f"carved in {os.getpid()}")
+
+    # Worker processes import the module afresh: only this process sees the patch.
+    monkeypatch.setattr(local, "_region_task", here)
+    iron = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]]) * 4
+    with pytest.warns(RuntimeWarning, match="1 of 1 regions"):
+        result = LocalClassifier(model, stride=50.0, n_jobs=2).classify(iron)
+    assert result.errors == {0: f"RuntimeError: carved in {os.getpid()}"}
 
 
 def test_a_single_crystal_box_is_one_class_everywhere(model):

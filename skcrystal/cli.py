@@ -402,8 +402,10 @@ def _classify(args):
     from ._inputs import check_sequence
     from ._readers import _SEVERAL_FRAMES, _TYPES_ONLY
 
-    # The workers import what they need while this process imports torch.
-    starting = start_workers(args.jobs, args.device, len(args.paths))
+    # The workers import what they need while this process imports torch: no more than there
+    # are files, unless a single file is a trajectory (its frames are read in them).
+    several = len(args.paths) == 1 and _is_trajectory(args.paths[0])
+    starting = start_workers(args.jobs, args.device, sys.maxsize if several else len(args.paths))
     from . import _saved_model
 
     # The saved model's own parts, not load_pretrained's pipeline: classifying files needs
@@ -463,6 +465,18 @@ _FILES_PER_CHUNK = 64
 #: this many atoms in all): the frames of a trajectory are not all held at once.
 _FRAMES_PER_JOB = 16
 _MAX_BATCH_ATOMS = 4_000_000
+
+
+def _is_trajectory(path):
+    """Whether a scan of the file (no error raised, no pymatgen imported) finds two frames."""
+    from ._readers import _holds_several_frames, _scanned_format
+
+    path = Path(path)
+    # An unreadable file is reported when it is read.
+    with contextlib.suppress(Exception):
+        scanned = _scanned_format(path)
+        return scanned is not None and _holds_several_frames(path, scanned)
+    return False
 
 
 def _classify_frames(path, fingerprint, predict, args, species, several):

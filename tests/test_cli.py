@@ -83,6 +83,24 @@ def test_jobs_give_the_serial_answer_and_keep_the_good_files(tmp_path, capsys):
     assert [r.get("label") for r in serial] == ["fcc", None, "bcc"]
 
 
+def test_workers_are_started_for_several_files_or_frames_only(tmp_path, monkeypatch, capsys):
+    from skcrystal import _fingerprinter
+
+    started = []
+
+    def start_workers(n_jobs, device, n_items):
+        started.append(_fingerprinter.worker_count(n_jobs, n_items))
+        return iter(())
+
+    monkeypatch.setattr(_fingerprinter, "start_workers", start_workers)
+    trajectory = _trajectory(tmp_path)
+    for paths in ([GOOD[0]], GOOD, [trajectory]):
+        assert main(["classify", "--jobs", "2", *paths]) == 0
+    capsys.readouterr()
+    # A worker imports for seconds: not for one file, but for the frames of a trajectory.
+    assert started == [1, 2, 2]
+
+
 def test_all_good_files_exit_zero_with_csv_uncertainty_and_baseline(capsys):
     status = main(["classify", "--format", "csv", "--uncertainty", "--baseline", *GOOD])
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))

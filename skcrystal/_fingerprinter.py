@@ -162,12 +162,10 @@ class Fingerprinter:
 
     def _in_jobs(self, items, size, *, render):
         """Each item's cluster (its image if ``render``) or error, ``size`` items per job."""
-        from joblib import Parallel, delayed
-
         # A failure of an item before it is sent off stays here (it may not pickle).
         failures = {}
 
-        def jobs():
+        def chunks():
             for start in range(0, len(items), size):
                 chunk = []
                 for index in range(start, min(start + size, len(items))):
@@ -176,10 +174,18 @@ class Fingerprinter:
                         chunk.append((index, _portable(items[index])))
                     except Exception as failure:  # noqa: BLE001 -- reported with its item
                         failures[index] = failure
-                yield delayed(_job)(self, chunk, render)
+                yield chunk
 
         n_jobs = worker_count(self.n_jobs, -(-len(items) // size))
-        results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs())
+        if n_jobs == 1:
+            # What joblib does with one job at a time, without importing it.
+            results = (_job(self, chunk, render) for chunk in chunks())
+        else:
+            from joblib import Parallel, delayed
+
+            results = Parallel(n_jobs=n_jobs, return_as="generator")(
+                delayed(_job)(self, chunk, render) for chunk in chunks()
+            )
         try:
             for index, item in enumerate(items):
                 if index % size == 0:
@@ -455,6 +461,10 @@ def worker_count(n_jobs, n_items):
     >>> worker_count(-1, 1), worker_count(None, 10), worker_count(2, 10)
     (1, 1, 2)
     """
+    if n_jobs == 1:
+        # joblib's answer whatever its configuration, without importing it (0.1 s of the
+        # cold start of one file).
+        return 1
     from joblib import effective_n_jobs
 
     return max(1, min(effective_n_jobs(n_jobs), n_items))
@@ -482,11 +492,11 @@ def start_workers(n_jobs, device, n_items):
     iterator
         Nothing of interest; exhausted once every worker has done its imports.
     """
-    from joblib import Parallel, delayed
-
     workers = worker_count(n_jobs, n_items)
     if workers == 1:
         return iter(())
+    from joblib import Parallel, delayed
+
     render = _on_cpu(device)
     return Parallel(n_jobs=workers, return_as="generator")(
         delayed(_imports)(render) for _ in range(workers)

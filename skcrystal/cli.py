@@ -83,7 +83,7 @@ def build_parser():
         "-j",
         "--jobs",
         type=int,
-        default=None,
+        default=1,
         help="processes reading and fingerprinting the files and frames, n_jobs in the API (-1: one per core; default: 1)",
     )
     classify.add_argument(

@@ -88,7 +88,8 @@ class Fingerprinter:
         Parameters
         ----------
         items : list
-            Structures, ASE Atoms or paths (a checked sequence), read in ``n_jobs`` processes.
+            Structures, ASE Atoms or paths (a checked sequence), read in ``n_jobs``
+            processes (no more than there are items).
 
         Yields
         ------
@@ -176,14 +177,15 @@ class Fingerprinter:
                         failures[index] = failure
                 yield chunk
 
-        n_jobs = worker_count(self.n_jobs, -(-len(items) // size))
-        if n_jobs == 1:
+        if worker_count(self.n_jobs, -(-len(items) // size)) == 1:
             # What joblib does with one job at a time, without importing it.
             results = (_job(self, chunk, render) for chunk in chunks())
         else:
             from joblib import Parallel, delayed
 
-            results = Parallel(n_jobs=n_jobs, return_as="generator")(
+            # n_jobs as given: joblib keeps its worker processes from one call to the next
+            # only while their number stays the same.
+            results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
                 delayed(_job)(self, chunk, render) for chunk in chunks()
             )
         try:
@@ -485,7 +487,8 @@ def start_workers(n_jobs, device, n_items):
     device : str or torch.device
         Its ``device``.
     n_items : int
-        Items it will read: :func:`worker_count` workers are started.
+        Items it will read: none is started for one item (:func:`worker_count`), and
+        only as many do their imports as there are items.
 
     Returns
     -------
@@ -498,7 +501,8 @@ def start_workers(n_jobs, device, n_items):
     from joblib import Parallel, delayed
 
     render = _on_cpu(device)
-    return Parallel(n_jobs=workers, return_as="generator")(
+    # The pool of n_jobs that the jobs will use (another size would start another pool).
+    return Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(_imports)(render) for _ in range(workers)
     )
 

@@ -468,7 +468,11 @@ _MAX_BATCH_ATOMS = 4_000_000
 
 
 def _is_trajectory(path):
-    """Whether a scan of the file (no error raised, no pymatgen imported) finds two frames."""
+    """Whether a scan of the file finds two frames (no error raised, no pymatgen imported).
+
+    Only the formats that the readers split into frames themselves are scanned (xyz and
+    LAMMPS dumps); a trajectory of another format starts its workers when its frames come.
+    """
     from ._readers import _holds_several_frames, _scanned_format
 
     path = Path(path)
@@ -481,14 +485,14 @@ def _is_trajectory(path):
 
 def _classify_frames(path, fingerprint, predict, args, species, several):
     """The rows of the frames of one file (``several``: it holds more than one)."""
-    from joblib import effective_n_jobs
     from tqdm import tqdm
 
     from ._errors import StructureError
+    from ._fingerprinter import worker_count
     from ._readers import _frames, _selection
 
     selection, wanted = _selection(args.frames if several else ":")
-    per_batch = _FRAMES_PER_JOB * effective_n_jobs(args.jobs)
+    per_batch = _FRAMES_PER_JOB * worker_count(args.jobs, sys.maxsize)
     rows, batch, n_atoms = [], [], 0
     progress = tqdm(desc=Path(path).name, unit="frame", file=sys.stderr, disable=None)
 

@@ -461,11 +461,10 @@ class LocalClassifier(BaseEstimator):
             for start in range(0, len(centres), CHUNK_REGIONS):
                 yield from neighbourhoods.around(centres[start : start + CHUNK_REGIONS], radius)
 
-        n_jobs = worker_count(self.n_jobs, len(centres))
-        workers = n_jobs > 1
+        workers = worker_count(self.n_jobs, len(centres)) > 1
         with (
             _torch_threads() as threads,
-            Parallel(n_jobs=n_jobs, return_as="generator") as parallel,
+            Parallel(n_jobs=self.n_jobs if workers else 1, return_as="generator") as parallel,
         ):
             # A generator: the workers carve the next regions while this process renders and
             # classifies the last ones.

@@ -155,7 +155,7 @@ def test_a_single_region_is_carved_here_whatever_n_jobs(model, monkeypatch):
     def here(relative, members, numbers, n_atoms):
         return RuntimeError(f"carved in {os.getpid()}")
 
-    # Worker processes import the module afresh: only this process sees the patch.
+    # Run in a worker process, it would name that process.
     monkeypatch.setattr(local, "_region_task", here)
     iron = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]]) * 4
     with pytest.warns(RuntimeWarning, match="1 of 1 regions"):

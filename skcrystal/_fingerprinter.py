@@ -89,7 +89,7 @@ class Fingerprinter:
         ----------
         items : list
             Structures, ASE Atoms or paths (a checked sequence), read in ``n_jobs``
-            processes (no more than there are items).
+            processes (a single item here).
 
         Yields
         ------
@@ -443,7 +443,7 @@ def _images_or_errors(fingerprinter, clusters):
 
 
 def worker_count(n_jobs, n_items):
-    """Processes that read ``n_items`` items: ``n_jobs``, but no more than there are items.
+    """How many processes read ``n_items`` items: ``n_jobs``, no more than there are items.
 
     Parameters
     ----------

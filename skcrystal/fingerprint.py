@@ -68,9 +68,9 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
         Crystals per kernel call; bounds memory (about 100 MB per 32 crystals on CPU).
     n_jobs : int, default=None
         Processes that read the structures and build their canonical clusters (joblib
-        semantics: ``None`` is one, ``-1`` all cores), no more than there are structures (a
-        single one is read here). On a CPU they render the images too, up to
-        ``batch_size`` crystals at a time, each on one thread.
+        semantics: ``None`` is one, ``-1`` all cores); a single structure is read here,
+        without starting any. On a CPU they render the images too, up to ``batch_size``
+        crystals at a time, each on one thread.
     compile : {"auto", True, False}, default="auto"
         ``True`` compiles the CPU kernel with ``torch.compile`` (needs a C++ compiler; falls
         back to the eager kernel with a warning if compilation fails) for clusters of one
@@ -407,8 +407,8 @@ class DiffractionFingerprint(TransformerMixin, BaseEstimator, auto_wrap_output_k
     def clusters_or_errors(self, X):
         """Like :meth:`clusters`, but a bad item gives its error instead of raising it.
 
-        Every item is read and canonicalised (in ``n_jobs`` processes, no more than there
-        are items), so one broken file does not cost the others.
+        Every item is read and canonicalised (in ``n_jobs`` processes; a single item here),
+        so one broken file does not cost the others.
 
         Parameters
         ----------

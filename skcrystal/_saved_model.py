@@ -50,8 +50,6 @@ class SavedModel:
         The novelty threshold: below it a structure is unknown.
     unknown_label : object or None
         What the model says for an unknown structure.
-    device : str
-        Where the fingerprint and the network run.
     """
 
     metadata: dict
@@ -61,7 +59,11 @@ class SavedModel:
     novelty: object
     offset: float | None
     unknown_label: object
-    device: str
+
+    @property
+    def device(self):
+        """Where the fingerprint and the network run (the fingerprinter's ``device``)."""
+        return self.fingerprinter.device
 
     def scored(self, images):
         """Penultimate features and logits of the network for fingerprint images.
@@ -111,6 +113,17 @@ def folder(directory=None):
     return Path(directory) if directory is not None else resources.files("skcrystal") / SHIPPED
 
 
+def module_kwargs(metadata):
+    """The network's saved parameters (``model.json``'s ``module``), JSON lists as tuples.
+
+    Examples
+    --------
+    >>> module_kwargs({"module": {"filters": [8, 8, 4, 4, 2, 2], "hidden": 16}})
+    {'filters': (8, 8, 4, 4, 2, 2), 'hidden': 16}
+    """
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in metadata["module"].items()}
+
+
 def read(directory=None, *, device="cpu", n_jobs=None):
     """Read a model saved by :func:`~skcrystal.pretrained.save_pretrained`.
 
@@ -158,9 +171,7 @@ def read(directory=None, *, device="cpu", n_jobs=None):
     classes = np.unique(np.array(metadata["classes"]))
     module = _network.ConvNet(
         **_network.module_params(
-            {k: tuple(v) if isinstance(v, list) else v for k, v in metadata["module"].items()},
-            len(classes),
-            tuple(metadata["image_shape"]),
+            module_kwargs(metadata), len(classes), tuple(metadata["image_shape"])
         )
     )
     with (where / WEIGHTS).open("rb") as handle:
@@ -179,5 +190,4 @@ def read(directory=None, *, device="cpu", n_jobs=None):
         novelty=score,
         offset=float(novelty["offset"]) if novelty else None,
         unknown_label=novelty["unknown_label"] if novelty else None,
-        device=device,
     )

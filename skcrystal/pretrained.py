@@ -406,8 +406,7 @@ def load_pretrained(directory=None, *, device="cpu"):
     saved = _saved_model.read(directory, device=device)
     metadata = saved.metadata
     module_params = {
-        f"module__{key}": tuple(value) if isinstance(value, list) else value
-        for key, value in metadata["module"].items()
+        f"module__{key}": value for key, value in _saved_model.module_kwargs(metadata).items()
     }
     novelty = metadata.get("novelty")
     reject = (
